@@ -1,0 +1,123 @@
+//! The dead-letter record, and the masking of ID numbers in rejected payloads.
+//!
+//! A rejected payload is kept so that the department can find and fix the record, but it may hold
+//! ID numbers anywhere: in `id_card`, in a wrong field, in broken JSON the decoder never parsed.
+//! So masking does not look at fields at all: every long digit run is hidden.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Rejection;
+
+/// What replaces an ID-like number in a dead-letter payload.
+pub const ID_MASK: &str = "[id-masked]";
+
+/// Longest payload kept in a dead letter, in bytes (after masking); longer ones are cut, so one
+/// runaway line cannot produce an oversized dead-letter message.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// 15 or more ASCII digits, optionally followed by `X`/`x`: 18-digit ID numbers, the old 15-digit
+/// ones, and anything that merely looks like them (better an over-masked amount than a leak).
+/// Household codes (12 digits, a dash, 4 digits) have no run that long and survive.
+static ID_LIKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[0-9]{15,}[Xx]?").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+
+/// Replaces every run of 15+ ASCII digits (with an optional trailing `X`/`x`) by `[id-masked]`.
+pub fn mask_id_numbers(text: &str) -> String {
+    ID_LIKE.replace_all(text, ID_MASK).into_owned()
+}
+
+/// A rejected record as written to the `dead_letter` topic; the payload is masked.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The contract topic the record came from.
+    pub topic: String,
+    /// Where it came from: a file path, or a Kafka `topic/partition`.
+    pub source: String,
+    /// Its position there: 1-based line number, or Kafka offset.
+    pub offset: u64,
+    /// The [`crate::RejectReason`] code.
+    pub reason: String,
+    /// The field at fault, if one is.
+    pub field: Option<String>,
+    /// What rule was broken (never a value).
+    pub detail: String,
+    /// The payload, decoded lossily as UTF-8, with ID-like numbers masked.
+    pub payload: String,
+}
+
+impl DeadLetter {
+    /// The dead letter of a rejected payload; `payload` is masked (and cut at 64 KiB) here.
+    pub fn new(topic: &str, source: &str, offset: u64, rejection: &Rejection, payload: &[u8]) -> DeadLetter {
+        let mut masked = mask_id_numbers(&String::from_utf8_lossy(payload));
+        // Cut only after masking: cutting first could leave the head of an ID number shorter
+        // than the masking threshold in view.
+        if masked.len() > MAX_PAYLOAD_BYTES {
+            let mut end = MAX_PAYLOAD_BYTES;
+            while !masked.is_char_boundary(end) {
+                end -= 1;
+            }
+            masked.truncate(end);
+            masked.push_str("…[truncated]");
+        }
+        DeadLetter {
+            topic: topic.to_owned(),
+            source: source.to_owned(),
+            offset,
+            reason: rejection.reason.code().to_owned(),
+            field: rejection.field.map(str::to_owned),
+            // Details are value-free by construction; masking again costs little and protects
+            // against a future decoder that forgets.
+            detail: mask_id_numbers(&rejection.detail),
+            payload: masked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{RejectReason, Rejection};
+
+    #[test]
+    fn id_like_runs_are_masked_everywhere_and_household_codes_survive() {
+        let broken = r#"{"household_code":"420922101201-0042","id_card":"11010519491231002X","note":"other 42092219850315123x and 420922850315123, "#;
+        let masked = mask_id_numbers(broken);
+        assert_eq!(
+            masked,
+            r#"{"household_code":"420922101201-0042","id_card":"[id-masked]","note":"other [id-masked] and [id-masked], "#
+        );
+        // An ID in a wrong field, unquoted, with a wrong check character: masked all the same.
+        assert_eq!(mask_id_numbers("{\"verifier\":110105194912310021}"), "{\"verifier\":[id-masked]}");
+        // Shorter runs are amounts, dates, codes: kept.
+        let kept = r#"{"wage_fen":12345678901234,"ym":"202412","household_code":"420984118009-0201"}"#;
+        assert_eq!(mask_id_numbers(kept), kept);
+    }
+
+    #[test]
+    fn dead_letters_carry_the_reason_and_a_masked_payload() {
+        let r = Rejection::new(RejectReason::BadIdCard, "id_card", "id_card check character is wrong");
+        let payload = b"{\"household_code\":\"420922101201-0042\",\"id_card\":\"110105194912310021\",\"bad\":\"\xff\"}";
+        let d = DeadLetter::new("dept.hr.employment", "in/dept.hr.employment.ndjson", 7, &r, payload);
+        assert_eq!((d.reason.as_str(), d.field.as_deref(), d.offset), ("bad_id_card", Some("id_card"), 7));
+        assert!(!d.payload.contains("1101051949"), "{}", d.payload);
+        assert!(d.payload.contains("420922101201-0042") && d.payload.contains('\u{fffd}'));
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<DeadLetter>(&json).unwrap(), d);
+
+        let whole = Rejection::whole(RejectReason::MalformedJson, "payload is not valid JSON (line 1, column 3)");
+        assert_eq!(DeadLetter::new("t", "s", 1, &whole, b"{{").field, None);
+    }
+
+    #[test]
+    fn huge_payloads_are_cut_after_masking() {
+        let mut payload = "é".repeat(MAX_PAYLOAD_BYTES / 2 - 5).into_bytes();
+        payload.extend_from_slice(b"110105194912310021110105194912310021");
+        let d = DeadLetter::new("t", "s", 1, &Rejection::whole(RejectReason::MalformedJson, "x"), &payload);
+        assert!(d.payload.len() <= MAX_PAYLOAD_BYTES + "…[truncated]".len());
+        assert!(!d.payload.contains("11010"), "{}", &d.payload[d.payload.len() - 40..]);
+        assert!(d.payload.ends_with("[truncated]"));
+    }
+}

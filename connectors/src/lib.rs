@@ -1,0 +1,29 @@
+//! Department feeds in, queues and dead letters out.
+//!
+//! # Layout
+//! - [`topic`]: the contract topics and the output topics.
+//! - [`event`]: the internal event model every contract record is normalised into.
+//! - [`decode`]: one decoder per contract topic; validates every field, rejects with a reason.
+//! - [`pseudonym`]: resident ID numbers: check character, keyed-HMAC pseudonyms.
+//! - [`dead_letter`]: the dead-letter record and the masking of ID numbers in payloads.
+//! - [`file_source`]: replays a directory of `<topic>.ndjson` files in arrival order.
+//! - [`dir_sink`]: writes output topics as `<topic>.ndjson` files.
+//! - [`error`]: the crate's error type.
+
+pub mod dead_letter;
+pub mod decode;
+pub mod dir_sink;
+pub mod error;
+pub mod event;
+pub mod file_source;
+pub mod pseudonym;
+pub mod topic;
+
+pub use dead_letter::{mask_id_numbers, DeadLetter};
+pub use decode::{Decoder, DecoderConfig, RejectReason, Rejection};
+pub use dir_sink::{DirSink, Sink};
+pub use error::ConnectorError;
+pub use event::Event;
+pub use file_source::{FileSource, SourceRecord};
+pub use pseudonym::Pseudonymiser;
+pub use topic::Topic;

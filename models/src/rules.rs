@@ -1,0 +1,164 @@
+//! The rules-based grader: each indicator is evidence with a weight, combined as independent
+//! evidence (`score = 1 − Π(1 − w)`), then sharpened for the households the plan says need more
+//! protection. Thresholds: score ≥ 0.8 is high, ≥ 0.5 medium, anything else that fired is low.
+
+use rust_decimal::Decimal;
+
+use crate::error::ModelError;
+use crate::grade::{Assessment, Grade, Grader, GradingInput, Reason};
+
+/// Weight of an indicator that the grader has no entry for (an analyst's new SQL file).
+const DEFAULT_WEIGHT: f64 = 0.3;
+
+/// Categories the national rules monitor as at risk of relapse.
+const VULNERABLE_CATEGORIES: [&str; 3] = ["unstable_alleviated", "marginal", "sudden_difficulty"];
+
+/// Dawu and Xiaochang: the plan's key counties, which get stronger protection.
+const KEY_COUNTIES: [&str; 2] = ["420922", "420921"];
+
+/// Grades by weighted indicator evidence; see the module documentation.
+#[derive(Clone, Debug)]
+pub struct RulesGrader {
+    weights: Vec<(String, f64)>,
+    high: f64,
+    medium: f64,
+}
+
+impl Default for RulesGrader {
+    fn default() -> Self {
+        let weights = [
+            // Already under the line: verify at the door whatever else is known.
+            ("below_line", 0.85),
+            ("health_two_months", 0.6),
+            ("industry_disaster", 0.55),
+            ("house_damage", 0.5),
+            ("income_loss", 0.45),
+            ("unemployment_spell", 0.3),
+            ("education_burden", 0.3),
+        ];
+        RulesGrader::new(weights.iter().map(|(c, w)| (c.to_string(), *w)).collect(), 0.8, 0.5)
+            .expect("default weights are valid")
+    }
+}
+
+impl RulesGrader {
+    /// A grader with the given indicator weights in [0, 1) and grade thresholds.
+    pub fn new(weights: Vec<(String, f64)>, high: f64, medium: f64) -> Result<Self, ModelError> {
+        if let Some((code, w)) = weights.iter().find(|(_, w)| !(0.0..1.0).contains(w)) {
+            return Err(ModelError::Config(format!("weight of {code} is {w}; weights must be in [0, 1)")));
+        }
+        if !(0.0 < medium && medium < high && high <= 1.0) {
+            return Err(ModelError::Config(format!(
+                "thresholds must satisfy 0 < medium < high <= 1, got medium {medium} high {high}"
+            )));
+        }
+        Ok(RulesGrader { weights, high, medium })
+    }
+
+    fn weight(&self, code: &str) -> f64 {
+        self.weights.iter().find(|(c, _)| c == code).map_or(DEFAULT_WEIGHT, |(_, w)| *w)
+    }
+}
+
+impl Grader for RulesGrader {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    fn version(&self) -> &str {
+        "1"
+    }
+
+    fn grade(&self, input: &GradingInput) -> Option<Assessment> {
+        if input.hits.is_empty() {
+            return None;
+        }
+        let mut no_risk: f64 = input.hits.iter().map(|h| 1.0 - self.weight(&h.code)).product();
+        if VULNERABLE_CATEGORIES.contains(&input.category.as_str()) {
+            no_risk *= 0.8;
+        }
+        // Within 20% of the line, a shock is more likely to push the household under it.
+        if input.per_capita_income < input.poverty_line * Decimal::new(12, 1) {
+            no_risk *= 0.6;
+        }
+        if KEY_COUNTIES.contains(&input.county_code.as_str()) {
+            no_risk *= 0.85;
+        }
+        let score = 1.0 - no_risk;
+        let grade = if score >= self.high {
+            Grade::High
+        } else if score >= self.medium {
+            Grade::Medium
+        } else {
+            Grade::Low
+        };
+        let mut hits: Vec<_> = input.hits.iter().collect();
+        hits.sort_by(|a, b| self.weight(&b.code).total_cmp(&self.weight(&a.code)).then(a.code.cmp(&b.code)));
+        let reasons = hits.into_iter().map(|h| Reason { code: h.code.clone(), text: h.detail.clone() }).collect();
+        Some(Assessment { grade, score: (score * 1000.0).round() / 1000.0, reasons })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grade::IndicatorHit;
+
+    fn input(category: &str, county: &str, per_capita: i64, codes: &[&str]) -> GradingInput {
+        GradingInput {
+            county_code: county.into(),
+            category: category.into(),
+            members: 3,
+            labor_count: 2,
+            chronic_patients: 0,
+            disabled_members: 0,
+            baseline_income: Decimal::from(45_000),
+            per_capita_income: Decimal::from(per_capita),
+            poverty_line: Decimal::from(8_000),
+            hits: codes.iter().map(|c| IndicatorHit { code: c.to_string(), detail: format!("{c} fired") }).collect(),
+        }
+    }
+
+    #[test]
+    fn nothing_fired_needs_no_verification() {
+        assert_eq!(RulesGrader::default().grade(&input("stable_alleviated", "420902", 15_000, &[])), None);
+    }
+
+    #[test]
+    fn below_the_line_is_high() {
+        let a = RulesGrader::default().grade(&input("stable_alleviated", "420902", 7_000, &["below_line"])).unwrap();
+        assert_eq!(a.grade, Grade::High);
+    }
+
+    #[test]
+    fn one_mild_indicator_on_a_stable_household_is_low() {
+        let a = RulesGrader::default()
+            .grade(&input("stable_alleviated", "420902", 15_000, &["education_burden"]))
+            .unwrap();
+        assert_eq!(a.grade, Grade::Low);
+        assert!((a.score - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn vulnerability_and_key_county_raise_the_grade() {
+        let g = RulesGrader::default();
+        let stable = g.grade(&input("stable_alleviated", "420902", 15_000, &["health_two_months"])).unwrap();
+        let marginal = g.grade(&input("marginal", "420922", 9_000, &["health_two_months"])).unwrap();
+        assert_eq!(stable.grade, Grade::Medium);
+        assert_eq!(marginal.grade, Grade::High);
+    }
+
+    #[test]
+    fn reasons_are_ordered_by_weight() {
+        let a = RulesGrader::default()
+            .grade(&input("stable_alleviated", "420902", 15_000, &["education_burden", "below_line"]))
+            .unwrap();
+        assert_eq!(a.reasons[0].code, "below_line");
+    }
+
+    #[test]
+    fn bad_weights_are_refused() {
+        assert!(RulesGrader::new(vec![("x".into(), 1.5)], 0.8, 0.5).is_err());
+        assert!(RulesGrader::new(vec![], 0.5, 0.8).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+-- Per household-month figures shared by the indicators and the grader.
+-- Input: household_months, one row per household and calendar month (China time) of the
+-- retained window, money in yuan as DECIMAL(18,2); eval_from is the first month_idx this batch
+-- must report on (earlier rows are history for the trailing sums).
+-- Trailing windows are by month_idx RANGE, so a missing month counts as a month without activity.
+SELECT
+  m.*,
+  SUM(m.wage_loss + m.farm_expected - m.farm_actual) OVER w3 AS income_loss_3m,
+  SUM(m.wage_loss + m.farm_expected - m.farm_actual) OVER w12 AS income_loss_12m,
+  SUM(m.education_fees - m.education_aid) OVER w12 AS education_net_12m,
+  SUM(CASE WHEN m.unemployed_workers > 0 THEN 1 ELSE 0 END) OVER w3 AS unemployed_months_3m,
+  -- Estimated disposable income per person over the last 12 months: last year's net income,
+  -- less what was lost or spent on rigid costs since, plus temporary assistance received.
+  (m.baseline_income
+     - SUM(m.wage_loss + m.farm_expected - m.farm_actual + m.medical_oop
+           + m.education_fees - m.education_aid + m.disaster_loss - m.temp_assistance) OVER w12
+  ) / m.members AS per_capita_income
+FROM household_months m
+WINDOW
+  w3 AS (PARTITION BY m.household_code ORDER BY m.month_idx RANGE BETWEEN 2 PRECEDING AND CURRENT ROW),
+  w12 AS (PARTITION BY m.household_code ORDER BY m.month_idx RANGE BETWEEN 11 PRECEDING AND CURRENT ROW)

@@ -1,0 +1,178 @@
+//! Alerts: what a verification queue receives, with deterministic ids, and the follow-up policy
+//! that keeps cadres from being sent to the same household every month for the same reasons.
+
+use std::collections::HashMap;
+
+use fangpin_connectors::event::{HouseholdCode, Month};
+use fangpin_connectors::topic::output;
+use fangpin_models::{Assessment, Grade, Reason};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which grader made a grade.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GraderStamp {
+    pub name: String,
+    pub version: String,
+}
+
+/// A household-month that needs verification, as written to a queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Same household, month and reason set → same id, on every replay.
+    pub alert_id: String,
+    pub household_code: String,
+    pub county_code: String,
+    pub township_code: String,
+    pub village_code: String,
+    /// Month of the risk, `YYYY-MM`.
+    pub month: String,
+    pub grade: Grade,
+    pub score: f64,
+    pub reasons: Vec<Reason>,
+    pub grader: GraderStamp,
+    /// The queue it was routed to: door visit for high, phone for medium and low.
+    pub queue: String,
+    /// Wall-clock time fangpin raised it (RFC 3339, UTC+8).
+    pub detected_at: String,
+    /// An earlier alert for the same household this one replaces (new reasons or a higher grade).
+    pub supersedes: Option<String>,
+}
+
+/// The queue a grade goes to.
+pub fn queue_for(grade: Grade) -> &'static str {
+    match grade {
+        Grade::High => output::DOOR_VISIT,
+        Grade::Medium | Grade::Low => output::PHONE,
+    }
+}
+
+/// The deterministic id of an alert: a hash of household, month and sorted reason codes.
+pub fn alert_id(household: &str, month: Month, codes: &[&str]) -> String {
+    let mut codes = codes.to_vec();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut h = Sha256::new();
+    h.update(household.as_bytes());
+    h.update(b"|");
+    h.update(month.to_string().as_bytes());
+    for c in codes {
+        h.update(b"|");
+        h.update(c.as_bytes());
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// The last alert raised for a household.
+#[derive(Clone, Debug)]
+struct Raised {
+    id: String,
+    month: Month,
+    grade: Grade,
+    codes: Vec<String>,
+}
+
+/// Months during which an alert covers its household for the same or fewer reasons.
+const FOLLOW_UP_MONTHS: i32 = 3;
+
+/// Decides which assessments become alerts.
+///
+/// A household is alerted again only when a reason appears that its last alert did not have,
+/// its grade rises, or the risk month is [`FOLLOW_UP_MONTHS`] or more after the last alert's.
+/// Re-evaluating a month that was already alerted for the same reasons yields no new alert,
+/// so replays and late records do not repeat alerts.
+#[derive(Default)]
+pub struct AlertBook {
+    last: HashMap<HouseholdCode, Raised>,
+}
+
+impl AlertBook {
+    /// The alert to raise for this assessment, if the policy calls for one.
+    pub fn raise(
+        &mut self,
+        household: &HouseholdCode,
+        month: Month,
+        assessment: Assessment,
+        grader: &GraderStamp,
+        detected_at: &str,
+    ) -> Option<Alert> {
+        let mut codes: Vec<String> = assessment.reasons.iter().map(|r| r.code.clone()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let previous = self.last.get(household);
+        if let Some(p) = previous {
+            let covered = codes.iter().all(|c| p.codes.contains(c));
+            let recent = (month.index() - p.month.index()).abs() < FOLLOW_UP_MONTHS;
+            if covered && recent && assessment.grade <= p.grade {
+                return None;
+            }
+        }
+        let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+        let id = alert_id(household.as_str(), month, &refs);
+        let supersedes = previous.filter(|p| p.id != id).map(|p| p.id.clone());
+        if previous.is_some_and(|p| p.id == id) {
+            return None;
+        }
+        let grade = assessment.grade;
+        self.last.insert(household.clone(), Raised { id: id.clone(), month, grade, codes });
+        Some(Alert {
+            alert_id: id,
+            household_code: household.as_str().to_owned(),
+            county_code: household.county().to_owned(),
+            township_code: household.township().to_owned(),
+            village_code: household.village().to_owned(),
+            month: month.to_string(),
+            grade,
+            score: assessment.score,
+            reasons: assessment.reasons,
+            grader: grader.clone(),
+            queue: queue_for(grade).to_owned(),
+            detected_at: detected_at.to_owned(),
+            supersedes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assessment(grade: Grade, codes: &[&str]) -> Assessment {
+        Assessment {
+            grade,
+            score: 0.5,
+            reasons: codes.iter().map(|c| Reason { code: c.to_string(), text: String::new() }).collect(),
+        }
+    }
+
+    fn stamp() -> GraderStamp {
+        GraderStamp { name: "rules".into(), version: "1".into() }
+    }
+
+    #[test]
+    fn ids_depend_on_household_month_and_reason_set_only() {
+        let m = Month::new(2024, 7).unwrap();
+        assert_eq!(alert_id("420922101201-0042", m, &["a", "b"]), alert_id("420922101201-0042", m, &["b", "a"]));
+        assert_ne!(alert_id("420922101201-0042", m, &["a"]), alert_id("420922101201-0042", m, &["a", "b"]));
+        assert_ne!(alert_id("420922101201-0042", m, &["a"]), alert_id("420922101201-0042", m.plus(1), &["a"]));
+    }
+
+    #[test]
+    fn follow_up_policy() {
+        let h = HouseholdCode::parse("420922101201-0042").unwrap();
+        let m = Month::new(2024, 6).unwrap();
+        let mut book = AlertBook::default();
+        let first = book.raise(&h, m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
+        assert_eq!(first.queue, output::PHONE);
+        // Same reasons next month: covered.
+        assert!(book.raise(&h, m.plus(1), assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").is_none());
+        // A new reason: alerted again, superseding the first.
+        let second = book
+            .raise(&h, m.plus(1), assessment(Grade::High, &["below_line", "health_two_months"]), &stamp(), "t")
+            .unwrap();
+        assert_eq!(second.supersedes.as_deref(), Some(first.alert_id.as_str()));
+        assert_eq!(second.queue, output::DOOR_VISIT);
+        // Three months on, the same reasons are worth another visit.
+        assert!(book.raise(&h, m.plus(4), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_some());
+    }
+}

@@ -1,0 +1,29 @@
+//! Errors of the pipelines crate, classified by who must act.
+
+use std::path::PathBuf;
+
+/// What stopped the pipeline. Bad records never do: they go to the dead letters.
+#[derive(thiserror::Error, Debug)]
+pub enum PipelineError {
+    /// The operator must fix the configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// An indicator's SQL is wrong: the analyst who wrote it must fix the file.
+    #[error("indicator {code}: {message}")]
+    Indicator { code: String, message: String },
+    /// Reading or writing a file failed: check the path, permissions and free space.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A source or sink failed (disk, broker): retry once it is reachable again.
+    #[error(transparent)]
+    Connector(#[from] fangpin_connectors::ConnectorError),
+    /// DataFusion failed on a query that used to work: a bug, please report it.
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    /// An Arrow array could not be built: a bug, please report it.
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// An invariant broke: a bug, please report it.
+    #[error("internal error (a bug): {0}")]
+    Internal(String),
+}

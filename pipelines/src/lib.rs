@@ -1,0 +1,29 @@
+//! From validated events to alerts: per-household monthly state, indicators in DataFusion
+//! SQL, grading and routing to the verification queues.
+//!
+//! # Layout
+//! - [`ledger`]: one household's records, kept by natural key (duplicates, corrections,
+//!   reversals), and its monthly figures.
+//! - [`state`]: every household, the retained window, what needs re-evaluation, and records
+//!   waiting for their household's roster entry.
+//! - [`table`]: the `household_months` Arrow table the SQL reads.
+//! - [`indicators`]: the SQL files (`indicators/*.sql`, `sql/household_features.sql`) and the
+//!   engine that runs them with one reused DataFusion context.
+//! - [`alerts`]: the alert record, deterministic ids, routing, the follow-up policy.
+//! - [`pipeline`]: the micro-batch loop tying it together.
+//! - [`metrics`]: every Prometheus metric and the `/metrics` endpoint.
+//! - [`error`]: the crate's error type.
+
+pub mod alerts;
+pub mod error;
+pub mod indicators;
+pub mod ledger;
+pub mod metrics;
+pub mod pipeline;
+pub mod state;
+pub mod table;
+
+pub use alerts::Alert;
+pub use error::PipelineError;
+pub use metrics::Metrics;
+pub use pipeline::{Pipeline, PipelineConfig, RunStats};

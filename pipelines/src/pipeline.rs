@@ -1,0 +1,294 @@
+//! The micro-batch loop: decode → state → indicators (SQL) → grading → fan-out.
+//!
+//! Every record read ends in exactly one place: applied to state, counted as a duplicate, or
+//! dead-lettered with its reason. Records for households not on the roster wait for their
+//! roster entry; at the end of a replay ([`Pipeline::finish`]) those still waiting, and
+//! reversals whose settlement never came, are dead-lettered too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
+use fangpin_connectors::topic::output;
+use fangpin_connectors::{mask_id_numbers, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
+use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::alerts::{Alert, AlertBook, GraderStamp};
+use crate::error::PipelineError;
+use crate::indicators::{Engine, Evaluation, Indicator};
+use crate::ledger::Applied;
+use crate::metrics::Metrics;
+use crate::state::{Outcome, Provenance, State};
+use crate::table::{self, MonthRow};
+
+/// How the pipeline judges households.
+pub struct PipelineConfig {
+    /// Monitoring line, yuan per person per year.
+    pub poverty_line: Decimal,
+    /// Months of history before the newest month that state keeps (the longest trailing window).
+    pub history_months: i32,
+    /// The indicator SQL files to run.
+    pub indicators: Vec<Indicator>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            poverty_line: Decimal::from(8_000),
+            history_months: 12,
+            indicators: crate::indicators::builtin(),
+        }
+    }
+}
+
+/// What a run has done so far, for summaries and tests.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunStats {
+    pub records_in: BTreeMap<String, u64>,
+    pub dead_letters: BTreeMap<String, u64>,
+    pub duplicates: u64,
+    pub corrections: u64,
+    pub alerts: BTreeMap<(String, Grade), u64>,
+    pub indicator_hits: BTreeMap<String, u64>,
+    /// Household, risk month and grade of every alert raised, for scoring against ground truth.
+    pub alerted: Vec<(String, String, Grade)>,
+}
+
+/// A reversal that arrived before its settlement.
+struct WaitingReversal {
+    household: HouseholdCode,
+    settlement_id: String,
+    provenance: Provenance,
+}
+
+/// The embedded pipeline: owns the state, the SQL engine and the grader.
+pub struct Pipeline {
+    decoder: Decoder,
+    state: State,
+    engine: Engine,
+    grader: Arc<dyn Grader>,
+    book: AlertBook,
+    metrics: Metrics,
+    stats: RunStats,
+    waiting_reversals: Vec<WaitingReversal>,
+    poverty_line: Decimal,
+}
+
+impl Pipeline {
+    /// A pipeline with empty state.
+    pub fn new(
+        config: PipelineConfig,
+        decoder: Decoder,
+        grader: Arc<dyn Grader>,
+        metrics: Metrics,
+    ) -> Result<Pipeline, PipelineError> {
+        Ok(Pipeline {
+            decoder,
+            state: State::new(config.history_months),
+            engine: Engine::new(config.indicators, config.poverty_line)?,
+            grader,
+            book: AlertBook::default(),
+            metrics,
+            stats: RunStats::default(),
+            waiting_reversals: Vec::new(),
+            poverty_line: config.poverty_line,
+        })
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// The metrics registry this pipeline reports to.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Processes one micro-batch and writes its alerts and dead letters to `sink`.
+    pub async fn process(&mut self, records: Vec<SourceRecord>, sink: &mut dyn Sink) -> Result<Vec<Alert>, PipelineError> {
+        let clock = Instant::now();
+        let latest_allowed = Month::of_instant(&chrono::Utc::now().with_timezone(&china_time())).plus(1);
+        let mut events = Vec::with_capacity(records.len());
+        for record in records {
+            let topic = record.topic.name();
+            *self.stats.records_in.entry(topic.to_owned()).or_default() += 1;
+            self.metrics.records_in.with_label_values(&[topic]).inc();
+            match self.decoder.decode(record.topic, &record.payload) {
+                Ok(event) if event.month() > latest_allowed => {
+                    let rejection = Rejection::whole(RejectReason::InvalidValue, "the record's month lies in the future");
+                    self.dead_letter(sink, &record, &rejection)?;
+                }
+                Ok(event) => events.push((record, event)),
+                Err(rejection) => self.dead_letter(sink, &record, &rejection)?,
+            }
+        }
+        self.observe("decode", clock);
+
+        let clock = Instant::now();
+        for (record, event) in events {
+            self.apply(sink, record, event)?;
+        }
+        self.state.prune();
+        self.metrics.state_households.set(self.state.household_count() as i64);
+        self.observe("state", clock);
+
+        let clock = Instant::now();
+        let evaluation = self.evaluate().await?;
+        self.observe("sql", clock);
+
+        let clock = Instant::now();
+        let alerts = self.grade(evaluation);
+        self.observe("grading", clock);
+
+        let clock = Instant::now();
+        for alert in &alerts {
+            let json = serde_json::to_vec(alert).map_err(|e| PipelineError::Internal(e.to_string()))?;
+            sink.send(&alert.queue, &alert.township_code, &json)?;
+            self.metrics.records_out.with_label_values(&[&alert.queue]).inc();
+        }
+        self.observe("fanout", clock);
+        Ok(alerts)
+    }
+
+    /// Ends a replay: records still waiting can no longer be matched and are dead-lettered.
+    pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), PipelineError> {
+        for provenance in self.state.take_parked() {
+            let rejection =
+                Rejection::new(RejectReason::UnknownHousehold, "household_code", "the household is not on the roster");
+            self.dead_letter_parked(sink, &provenance, &rejection)?;
+        }
+        for waiting in std::mem::take(&mut self.waiting_reversals) {
+            let matched = self.state.household(&waiting.household).is_some_and(|h| h.has_settlement(&waiting.settlement_id));
+            if !matched {
+                let rejection =
+                    Rejection::new(RejectReason::OrphanReversal, "settlement_id", "no settlement with this id was received");
+                self.dead_letter_parked(sink, &waiting.provenance, &rejection)?;
+            }
+        }
+        self.metrics.state_records.set(self.state.record_count() as i64);
+        sink.flush()?;
+        Ok(())
+    }
+
+    fn apply(&mut self, sink: &mut dyn Sink, record: SourceRecord, event: Event) -> Result<(), PipelineError> {
+        let topic = record.topic.name();
+        let reversal = match &event {
+            Event::Medical(m) => Some((m.household.clone(), m.settlement_id.clone())),
+            _ => None,
+        };
+        let provenance = || Provenance {
+            topic,
+            source: record.source.clone(),
+            offset: record.offset,
+            masked_payload: mask_id_numbers(&String::from_utf8_lossy(&record.payload)),
+        };
+        match self.state.offer(provenance, event) {
+            Outcome::Applied(Applied::Duplicate) => {
+                self.stats.duplicates += 1;
+                self.metrics.duplicates.with_label_values(&[topic]).inc();
+            }
+            Outcome::Applied(Applied::Corrected(_)) => {
+                self.stats.corrections += 1;
+                self.metrics.corrections.with_label_values(&[topic]).inc();
+            }
+            Outcome::Applied(Applied::ReversalParked) => {
+                let (household, settlement_id) = reversal.expect("only settlements are reversed");
+                self.waiting_reversals.push(WaitingReversal { household, settlement_id, provenance: provenance() });
+            }
+            Outcome::Applied(Applied::Changed(_) | Applied::NotHousehold) | Outcome::Parked => {}
+            Outcome::BeyondWindow => {
+                let rejection = Rejection::whole(
+                    RejectReason::BeyondWindow,
+                    "the record is older than the months the indicators look at",
+                );
+                self.dead_letter(sink, &record, &rejection)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn evaluate(&mut self) -> Result<Evaluation, PipelineError> {
+        let touched = self.state.take_touched();
+        let (Some(first), Some(last)) = (self.state.window_start(), self.state.newest()) else {
+            return Ok(Evaluation::default());
+        };
+        let mut rows = Vec::with_capacity(touched.len() * 13);
+        for (code, from) in touched {
+            if let Some(h) = self.state.household(&code) {
+                rows.extend(MonthRow::for_household(h, first, last, from));
+            }
+        }
+        self.engine.evaluate(table::to_batch(&rows)?).await
+    }
+
+    fn grade(&mut self, evaluation: Evaluation) -> Vec<Alert> {
+        let stamp = GraderStamp { name: self.grader.name().to_owned(), version: self.grader.version().to_owned() };
+        let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
+        let mut alerts = Vec::new();
+        let mut grouped: BTreeMap<(&str, Month), Vec<IndicatorHit>> = BTreeMap::new();
+        for hit in &evaluation.hits {
+            *self.stats.indicator_hits.entry(hit.code.clone()).or_default() += 1;
+            self.metrics.indicator_hits.with_label_values(&[&hit.code]).inc();
+            grouped
+                .entry((&hit.household_code, hit.month))
+                .or_default()
+                .push(IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() });
+        }
+        for ((code, month), hits) in grouped {
+            let Some(household) = HouseholdCode::parse(code).and_then(|c| self.state.household(&c).map(|h| (c, h))) else {
+                continue;
+            };
+            let (code, h) = household;
+            let p = &h.profile;
+            let per_capita = evaluation.per_capita_income.get(&(code.as_str().to_owned(), month)).copied();
+            let input = GradingInput {
+                county_code: code.county().to_owned(),
+                category: p.category.code().to_owned(),
+                members: p.members,
+                labor_count: p.labor_count,
+                chronic_patients: p.chronic_patients,
+                disabled_members: p.disabled_members,
+                baseline_income: p.baseline_income,
+                per_capita_income: per_capita.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
+                poverty_line: self.poverty_line,
+                hits,
+            };
+            let Some(assessment) = self.grader.grade(&input) else { continue };
+            if let Some(alert) = self.book.raise(&code, month, assessment, &stamp, &detected_at) {
+                let key = (alert.county_code.clone(), alert.grade);
+                *self.stats.alerts.entry(key).or_default() += 1;
+                self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
+                self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
+                alerts.push(alert);
+            }
+        }
+        alerts
+    }
+
+    fn dead_letter(&mut self, sink: &mut dyn Sink, record: &SourceRecord, rejection: &Rejection) -> Result<(), PipelineError> {
+        let letter = DeadLetter::new(record.topic.name(), &record.source, record.offset, rejection, &record.payload);
+        self.send_dead_letter(sink, letter)
+    }
+
+    fn dead_letter_parked(&mut self, sink: &mut dyn Sink, p: &Provenance, rejection: &Rejection) -> Result<(), PipelineError> {
+        let letter = DeadLetter::new(p.topic, &p.source, p.offset, rejection, p.masked_payload.as_bytes());
+        self.send_dead_letter(sink, letter)
+    }
+
+    fn send_dead_letter(&mut self, sink: &mut dyn Sink, letter: DeadLetter) -> Result<(), PipelineError> {
+        *self.stats.dead_letters.entry(letter.reason.clone()).or_default() += 1;
+        self.metrics.dead_letters.with_label_values(&[&letter.topic, &letter.reason]).inc();
+        self.metrics.records_out.with_label_values(&[output::DEAD_LETTER]).inc();
+        let json = serde_json::to_vec(&letter).map_err(|e| PipelineError::Internal(e.to_string()))?;
+        sink.send(output::DEAD_LETTER, &letter.topic, &json)?;
+        Ok(())
+    }
+
+    fn observe(&self, stage: &str, since: Instant) {
+        self.metrics.batch_duration.with_label_values(&[stage]).observe(since.elapsed().as_secs_f64());
+    }
+}

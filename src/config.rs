@@ -1,0 +1,95 @@
+//! Configuration: a TOML file (optional), then environment variables, then command-line
+//! options, each overriding the one before. Unknown keys are refused so typos do not pass.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// The configuration file's shape.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    pipeline: PipelineSection,
+    #[serde(default)]
+    privacy: PrivacySection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PipelineSection {
+    /// Monitoring line, yuan per person per year, as a string ("8000").
+    poverty_line: Option<Decimal>,
+    /// Months of history kept before the newest month.
+    history_months: Option<i32>,
+    /// Records per micro-batch.
+    batch_size: Option<usize>,
+    /// Directory of indicator `.sql` files replacing the built-in set.
+    indicators_dir: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PrivacySection {
+    /// File holding the pseudonymisation key (the key itself never goes in the config).
+    pseudonym_key_file: Option<PathBuf>,
+}
+
+/// Command-line overrides.
+pub struct Overrides {
+    pub batch_size: Option<usize>,
+    pub indicators: Option<PathBuf>,
+}
+
+/// The effective settings of a run.
+pub struct Settings {
+    pub poverty_line: Decimal,
+    pub history_months: i32,
+    pub batch_size: usize,
+    pub indicators_dir: Option<PathBuf>,
+    pub pseudonym_key_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads `path` (if any), then `FANGPIN_POVERTY_LINE` and `FANGPIN_BATCH_SIZE`, then `overrides`.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Settings> {
+        let file: File = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading configuration {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("in configuration {}", p.display()))?
+            }
+            None => File::default(),
+        };
+        let mut s = Settings {
+            poverty_line: file.pipeline.poverty_line.unwrap_or(Decimal::from(8_000)),
+            history_months: file.pipeline.history_months.unwrap_or(12),
+            batch_size: file.pipeline.batch_size.unwrap_or(100_000),
+            indicators_dir: file.pipeline.indicators_dir,
+            pseudonym_key_file: file.privacy.pseudonym_key_file,
+        };
+        if let Ok(v) = std::env::var("FANGPIN_POVERTY_LINE") {
+            s.poverty_line = v.parse().with_context(|| format!("FANGPIN_POVERTY_LINE={v} is not a number"))?;
+        }
+        if let Ok(v) = std::env::var("FANGPIN_BATCH_SIZE") {
+            s.batch_size = v.parse().with_context(|| format!("FANGPIN_BATCH_SIZE={v} is not a whole number"))?;
+        }
+        if let Some(b) = overrides.batch_size {
+            s.batch_size = b;
+        }
+        if let Some(d) = &overrides.indicators {
+            s.indicators_dir = Some(d.clone());
+        }
+        if s.poverty_line <= Decimal::ZERO {
+            bail!("poverty_line must be positive, got {}", s.poverty_line);
+        }
+        if !(1..=36).contains(&s.history_months) {
+            bail!("history_months must be between 1 and 36, got {}", s.history_months);
+        }
+        if s.batch_size == 0 {
+            bail!("batch_size must be at least 1");
+        }
+        Ok(s)
+    }
+}
