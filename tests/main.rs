@@ -1,4 +1,6 @@
 //! fangpin's integration tests, compiled as one test binary (one link of DataFusion).
 
+mod e2e;
 mod golden;
+mod pipeline;
 mod support;

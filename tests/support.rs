@@ -1,1 +1,52 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: contract records built by hand and an in-memory sink.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fangpin_connectors::pseudonym::id_card_check_char;
+use fangpin_connectors::{ConnectorError, Decoder, DecoderConfig, Pseudonymiser, Sink, SourceRecord, Topic};
+use fangpin_models::RulesGrader;
+use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig};
+
+/// A valid resident ID number for a person born on `birth` (YYYYMMDD) with sequence `seq`.
+pub fn id_card(birth: &str, seq: u32) -> String {
+    let first17 = format!("420922{birth}{seq:03}");
+    let check = id_card_check_char(first17.as_bytes()).expect("17 digits");
+    format!("{first17}{}", check as char)
+}
+
+/// A pipeline with the built-in indicators, the rules grader and a fixed pseudonym key.
+pub fn pipeline() -> Pipeline {
+    let decoder = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
+    Pipeline::new(PipelineConfig::default(), decoder, Arc::new(RulesGrader::default()), Metrics::new()).unwrap()
+}
+
+/// One contract record as a source would deliver it.
+pub fn record(topic: Topic, offset: u64, json: serde_json::Value) -> SourceRecord {
+    SourceRecord { topic, source: Arc::from("test"), offset, payload: json.to_string().into_bytes() }
+}
+
+/// Keeps everything sent, per topic.
+#[derive(Default)]
+pub struct MemorySink {
+    pub topics: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+impl Sink for MemorySink {
+    fn send(&mut self, topic: &str, _key: &str, payload: &[u8]) -> Result<(), ConnectorError> {
+        let value = serde_json::from_slice(payload).expect("outputs are JSON");
+        self.topics.entry(topic.to_owned()).or_default().push(value);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+impl MemorySink {
+    /// Records sent to `topic`.
+    pub fn of(&self, topic: &str) -> &[serde_json::Value] {
+        self.topics.get(topic).map_or(&[], Vec::as_slice)
+    }
+}

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::alerts::{Alert, AlertBook, GraderStamp};
 use crate::error::PipelineError;
-use crate::indicators::{Engine, Evaluation, Indicator};
+use crate::indicators::{Engine, Evaluation, Hit, Indicator};
 use crate::ledger::Applied;
 use crate::metrics::Metrics;
 use crate::state::{Outcome, Provenance, State};
@@ -75,6 +75,7 @@ pub struct Pipeline {
     stats: RunStats,
     waiting_reversals: Vec<WaitingReversal>,
     poverty_line: Decimal,
+    last_hits: Vec<Hit>,
 }
 
 impl Pipeline {
@@ -95,12 +96,18 @@ impl Pipeline {
             stats: RunStats::default(),
             waiting_reversals: Vec::new(),
             poverty_line: config.poverty_line,
+            last_hits: Vec::new(),
         })
     }
 
     /// Counts so far.
     pub fn stats(&self) -> &RunStats {
         &self.stats
+    }
+
+    /// What the indicators found in the last batch's re-evaluation (fired now, not history).
+    pub fn last_hits(&self) -> &[Hit] {
+        &self.last_hits
     }
 
     /// The metrics registry this pipeline reports to.
@@ -141,7 +148,8 @@ impl Pipeline {
         self.observe("sql", clock);
 
         let clock = Instant::now();
-        let alerts = self.grade(evaluation);
+        let alerts = self.grade(&evaluation);
+        self.last_hits = evaluation.hits;
         self.observe("grading", clock);
 
         let clock = Instant::now();
@@ -225,7 +233,7 @@ impl Pipeline {
         self.engine.evaluate(table::to_batch(&rows)?).await
     }
 
-    fn grade(&mut self, evaluation: Evaluation) -> Vec<Alert> {
+    fn grade(&mut self, evaluation: &Evaluation) -> Vec<Alert> {
         let stamp = GraderStamp { name: self.grader.name().to_owned(), version: self.grader.version().to_owned() };
         let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
         let mut alerts = Vec::new();

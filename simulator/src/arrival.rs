@@ -57,7 +57,11 @@ pub struct Stream {
 impl Stream {
     /// An empty stream.
     pub fn new(topic: Topic) -> Self {
-        Stream { topic, buf: String::new(), recs: Vec::new() }
+        Stream {
+            topic,
+            buf: String::new(),
+            recs: Vec::new(),
+        }
     }
 
     /// Appends a record of month index `bucket` whose JSON text `write` produces; returns its id.
@@ -144,7 +148,11 @@ impl Stream {
 /// An extra line slipped into a bucket.
 enum Extra {
     Duplicate(u32),
-    Dirty { kind: &'static str, reason: &'static str, text: String },
+    Dirty {
+        kind: &'static str,
+        reason: &'static str,
+        text: String,
+    },
 }
 
 /// Line counts of one written topic.
@@ -154,20 +162,43 @@ pub struct Written {
     pub lines: u64,
 }
 
+/// Where and how topic files are written; shared by all topics of a run.
+pub struct Sink<'a> {
+    /// Output directory.
+    pub out_dir: &'a Path,
+    /// Number of simulated months (arrival buckets).
+    pub months: u32,
+    /// Share of lines that are corrupted copies.
+    pub dirty_rate: f64,
+    /// Makes the corrupted copies.
+    pub corrupter: Corrupter,
+    /// The manifest being written.
+    pub manifest: &'a mut dyn Write,
+    /// Manifest lines per kind so far.
+    pub kinds: &'a mut BTreeMap<String, u64>,
+}
+
 /// Writes `stream` to `<out_dir>/<topic>.ndjson` in arrival order and its special lines to the
-/// manifest; adds the manifest kinds to `kinds`.
+/// manifest; adds the manifest kinds to `sink.kinds`.
 pub fn write_stream<R: Rng>(
     stream: &Stream,
-    months: u32,
-    dirty_rate: f64,
+    sink: &mut Sink,
     rng: &mut R,
-    corrupter: &mut Corrupter,
-    out_dir: &Path,
-    manifest: &mut dyn Write,
-    kinds: &mut BTreeMap<String, u64>,
 ) -> Result<Written, SimError> {
+    let Sink {
+        out_dir,
+        months,
+        dirty_rate,
+        corrupter,
+        manifest,
+        kinds,
+    } = sink;
+    let (out_dir, months, dirty_rate) = (*out_dir, *months, *dirty_rate);
     let path = out_dir.join(format!("{}.ndjson", stream.topic.name()));
-    let io = |source| SimError::Io { path: path.clone(), source };
+    let io = |source| SimError::Io {
+        path: path.clone(),
+        source,
+    };
     let file = std::fs::File::create(&path).map_err(io)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     // Chance per record of a corrupted extra copy, so that extras are ~dirty_rate of all lines.
@@ -184,7 +215,10 @@ pub fn write_stream<R: Rng>(
             stream.topic.name()
         )
     };
-    let manifest_io = |source| SimError::Io { path: out_dir.join(crate::MANIFEST_FILE), source };
+    let manifest_io = |source| SimError::Io {
+        path: out_dir.join(crate::MANIFEST_FILE),
+        source,
+    };
 
     for bucket in &buckets {
         let mut extras: Vec<(usize, Extra)> = Vec::new();
@@ -200,7 +234,10 @@ pub fn write_stream<R: Rng>(
             } else if x < DUPLICATE_RATE + dirty_p {
                 if let Some((kind, text)) = corrupter.corrupt(stream.topic, stream.text(id), rng) {
                     let (kind, reason) = (kind.name(), kind.reason());
-                    extras.push((rng.random_range(0..=bucket.len()), Extra::Dirty { kind, reason, text }));
+                    extras.push((
+                        rng.random_range(0..=bucket.len()),
+                        Extra::Dirty { kind, reason, text },
+                    ));
                 }
             }
         }

@@ -18,7 +18,10 @@ pub struct Calendar {
 impl Calendar {
     /// A calendar of `months` months starting at `start_year`-`start_month`.
     pub fn new(start_year: i32, start_month: u32, months: u32) -> Self {
-        Calendar { first: start_year * 12 + start_month as i32 - 1, months }
+        Calendar {
+            first: start_year * 12 + start_month as i32 - 1,
+            months,
+        }
     }
 
     /// Calendar year and month (1–12) of month index `k`.
@@ -77,7 +80,11 @@ impl Calendar {
 
 /// Number of days in a calendar month.
 pub fn days_in_month(year: i32, month: u32) -> u32 {
-    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     let next = NaiveDate::from_ymd_opt(ny, nm, 1).expect("valid month");
     let this = NaiveDate::from_ymd_opt(year, month, 1).expect("valid month");
     (next - this).num_days() as u32
@@ -126,7 +133,11 @@ mod tests {
     #[test]
     fn timestamps_carry_the_china_offset() {
         let mut s = String::new();
-        push_timestamp(&mut s, NaiveDate::from_ymd_opt(2024, 6, 5).unwrap(), 10 * 3600 + 20 * 60);
+        push_timestamp(
+            &mut s,
+            NaiveDate::from_ymd_opt(2024, 6, 5).unwrap(),
+            10 * 3600 + 20 * 60,
+        );
         assert_eq!(s, "2024-06-05T10:20:00+08:00");
     }
 }

@@ -98,21 +98,46 @@ fn spec(topic: Topic) -> Spec {
     match topic {
         Topic::Roster => Spec {
             required: &[
-                "household_code", "category", "members", "labor_count", "head_age",
-                "disabled_members", "chronic_patients", "industries", "baseline_income",
-                "insured", "effective_date",
+                "household_code",
+                "category",
+                "members",
+                "labor_count",
+                "head_age",
+                "disabled_members",
+                "chronic_patients",
+                "industries",
+                "baseline_income",
+                "insured",
+                "effective_date",
             ],
-            wrong_type: &[("members", NumToStr), ("baseline_income", StrToNum), ("labor_count", NumToStr)],
+            wrong_type: &[
+                ("members", NumToStr),
+                ("baseline_income", StrToNum),
+                ("labor_count", NumToStr),
+            ],
             enums: &[("category", "poor_household")],
             date: Some(("effective_date", Date)),
             id_field: None,
         },
         Topic::Medical => Spec {
             required: &[
-                "settlement_id", "status", "household_code", "id_card", "settle_time", "visit_type",
-                "total_cost", "fund_paid", "critical_illness_paid", "assistance_paid", "out_of_pocket",
+                "settlement_id",
+                "status",
+                "household_code",
+                "id_card",
+                "settle_time",
+                "visit_type",
+                "total_cost",
+                "fund_paid",
+                "critical_illness_paid",
+                "assistance_paid",
+                "out_of_pocket",
             ],
-            wrong_type: &[("total_cost", StrToNum), ("fund_paid", StrToNum), ("out_of_pocket", StrToNum)],
+            wrong_type: &[
+                ("total_cost", StrToNum),
+                ("fund_paid", StrToNum),
+                ("out_of_pocket", StrToNum),
+            ],
             enums: &[("visit_type", "emergency"), ("status", "pending")],
             date: Some(("settle_time", Timestamp)),
             id_field: Some("settlement_id"),
@@ -126,10 +151,20 @@ fn spec(topic: Topic) -> Spec {
         },
         Topic::Agri => Spec {
             required: &[
-                "report_id", "household_code", "month", "product", "planted_mu", "disaster_mu",
-                "expected_income", "actual_income",
+                "report_id",
+                "household_code",
+                "month",
+                "product",
+                "planted_mu",
+                "disaster_mu",
+                "expected_income",
+                "actual_income",
             ],
-            wrong_type: &[("expected_income", StrToNum), ("actual_income", StrToNum), ("planted_mu", StrToNum)],
+            wrong_type: &[
+                ("expected_income", StrToNum),
+                ("actual_income", StrToNum),
+                ("planted_mu", StrToNum),
+            ],
             enums: &[("product", "corn")],
             date: Some(("month", YmDash)),
             id_field: Some("report_id"),
@@ -142,7 +177,14 @@ fn spec(topic: Topic) -> Spec {
             id_field: Some("payment_id"),
         },
         Topic::Emergency => Spec {
-            required: &["event_id", "household_code", "hazard", "occurred_at", "house_damage", "direct_loss"],
+            required: &[
+                "event_id",
+                "household_code",
+                "hazard",
+                "occurred_at",
+                "house_damage",
+                "direct_loss",
+            ],
             wrong_type: &[("direct_loss", StrToNum)],
             enums: &[("hazard", "earthquake"), ("house_damage", "partial")],
             date: Some(("occurred_at", Timestamp)),
@@ -156,7 +198,13 @@ fn spec(topic: Topic) -> Spec {
             id_field: None,
         },
         Topic::Prices => Spec {
-            required: &["county_code", "commodity", "date", "purchase_price", "cost_price"],
+            required: &[
+                "county_code",
+                "commodity",
+                "date",
+                "purchase_price",
+                "cost_price",
+            ],
             wrong_type: &[("purchase_price", StrToNum), ("cost_price", StrToNum)],
             enums: &[("commodity", "rice")],
             date: Some(("date", Date)),
@@ -171,7 +219,13 @@ fn spec(topic: Topic) -> Spec {
         },
         Topic::Outcomes => Spec {
             required: &[
-                "alert_id", "household_code", "verified_at", "method", "outcome", "assistance", "verifier",
+                "alert_id",
+                "household_code",
+                "verified_at",
+                "method",
+                "outcome",
+                "assistance",
+                "verifier",
             ],
             wrong_type: &[("assistance", ArrToStr)],
             enums: &[("method", "email"), ("outcome", "maybe")],
@@ -184,7 +238,11 @@ fn spec(topic: Topic) -> Spec {
 /// The kinds of corruption that apply to a topic.
 pub fn kinds(topic: Topic) -> Vec<DirtyKind> {
     let s = spec(topic);
-    let mut k = vec![DirtyKind::MalformedJson, DirtyKind::MissingField, DirtyKind::WrongType];
+    let mut k = vec![
+        DirtyKind::MalformedJson,
+        DirtyKind::MissingField,
+        DirtyKind::WrongType,
+    ];
     if s.required.contains(&"id_card") {
         k.push(DirtyKind::BadIdCard);
     }
@@ -217,13 +275,24 @@ pub struct Corrupter {
 impl Corrupter {
     /// A corrupter for the households placed in `geo`.
     pub fn new(geo: &Geography) -> Self {
-        let village_households =
-            geo.villages.iter().map(|v| (v.code.clone(), v.households)).collect();
-        Corrupter { village_households, next_id: 0 }
+        let village_households = geo
+            .villages
+            .iter()
+            .map(|v| (v.code.clone(), v.households))
+            .collect();
+        Corrupter {
+            village_households,
+            next_id: 0,
+        }
     }
 
     /// A corrupted copy of `line` (a clean record of `topic`) and how it was broken.
-    pub fn corrupt<R: Rng>(&mut self, topic: Topic, line: &str, rng: &mut R) -> Option<(DirtyKind, String)> {
+    pub fn corrupt<R: Rng>(
+        &mut self,
+        topic: Topic,
+        line: &str,
+        rng: &mut R,
+    ) -> Option<(DirtyKind, String)> {
         let kinds = kinds(topic);
         let kind = kinds[rng.random_range(0..kinds.len())];
         if kind == DirtyKind::MalformedJson {
@@ -242,10 +311,15 @@ impl Corrupter {
                 let (field, conv) = s.wrong_type[rng.random_range(0..s.wrong_type.len())];
                 let v = map.get_mut(field)?;
                 *v = match (conv, &*v) {
-                    (Conv::StrToNum, Value::String(x)) => Value::Number(Number::from_f64(x.parse().ok()?)?),
+                    (Conv::StrToNum, Value::String(x)) => {
+                        Value::Number(Number::from_f64(x.parse().ok()?)?)
+                    }
                     (Conv::NumToStr, Value::Number(n)) => Value::String(n.to_string()),
                     (Conv::ArrToStr, Value::Array(a)) => Value::String(
-                        a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(","),
                     ),
                     _ => return None,
                 };
@@ -259,7 +333,10 @@ impl Corrupter {
                         break c;
                     }
                 };
-                map.insert("id_card".into(), Value::String(format!("{}{}", &id[..17], wrong as char)));
+                map.insert(
+                    "id_card".into(),
+                    Value::String(format!("{}{}", &id[..17], wrong as char)),
+                );
             }
             DirtyKind::BadHouseholdCode => {
                 let code = map.get("household_code")?.as_str()?.to_string();
@@ -295,7 +372,10 @@ impl Corrupter {
             DirtyKind::AmountsMismatch => {
                 let oop = Decimal::from_str(map.get("out_of_pocket")?.as_str()?).ok()?;
                 let off = Decimal::new(rng.random_range(100..50_000), 2);
-                map.insert("out_of_pocket".into(), Value::String(format!("{:.2}", oop + off)));
+                map.insert(
+                    "out_of_pocket".into(),
+                    Value::String(format!("{:.2}", oop + off)),
+                );
             }
             DirtyKind::UnknownHousehold => {
                 let code = map.get("household_code")?.as_str()?.to_string();
@@ -305,16 +385,89 @@ impl Corrupter {
                 if seq <= used {
                     return None;
                 }
-                map.insert("household_code".into(), Value::String(format!("{village}-{seq:04}")));
+                map.insert(
+                    "household_code".into(),
+                    Value::String(format!("{village}-{seq:04}")),
+                );
                 if let Some(field) = s.id_field {
                     // A fresh id, so the copy cannot be taken for a repeat of the real record.
                     let id = map.get(field)?.as_str()?.to_string();
                     let prefix = id.rsplit_once('-').map_or(id.as_str(), |p| p.0);
                     self.next_id += 1;
-                    map.insert(field.into(), Value::String(format!("{prefix}-U{:07}", self.next_id)));
+                    map.insert(
+                        field.into(),
+                        Value::String(format!("{prefix}-U{:07}", self.next_id)),
+                    );
                 }
             }
         }
-        Some((kind, serde_json::to_string(&Value::Object(map)).ok()?))
+        Some((kind, ordered(line, &map)))
+    }
+}
+
+/// Serialises `map` with its keys in the order they have in `original`, so the bytes do not
+/// depend on whether some other crate turns on serde_json's `preserve_order`.
+fn ordered(original: &str, map: &Map<String, Value>) -> String {
+    let mut out = String::from("{");
+    for key in top_level_keys(original) {
+        if let Some(v) = map.get(&key) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(&Value::String(key).to_string());
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Keys of the outermost object of a JSON text, in order.
+fn top_level_keys(text: &str) -> Vec<String> {
+    let (mut keys, mut depth, mut in_str, mut escaped) = (Vec::new(), 0, false, false);
+    let mut current = String::new();
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => {
+                    in_str = false;
+                    let next = bytes[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
+                    if depth == 1 && next == Some(&b':') {
+                        keys.push(std::mem::take(&mut current));
+                    }
+                }
+                _ => current.push(b as char),
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_str = true;
+                current.clear();
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_keep_the_original_key_order() {
+        let line = r#"{"z":"a:b","a":[1,{"q":2}],"m":3}"#;
+        assert_eq!(top_level_keys(line), vec!["z", "a", "m"]);
+        let mut map: Map<String, Value> = serde_json::from_str(line).unwrap();
+        map.remove("a");
+        map.insert("m".into(), Value::String("3".into()));
+        assert_eq!(ordered(line, &map), r#"{"z":"a:b","m":"3"}"#);
     }
 }

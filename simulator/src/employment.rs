@@ -29,7 +29,8 @@ pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
                     }
                     if spell_left > 0 {
                         spell_left -= 1;
-                        out.ledger.loss(Cause::Unemployment, k, money::from_fen(w.wage_fen));
+                        out.ledger
+                            .loss(Cause::Unemployment, k, money::from_fen(w.wage_fen));
                         ("unemployed", 0)
                     } else if w.work == Work::Migrant {
                         ("migrant_employed", w.wage_fen)

@@ -36,11 +36,21 @@ const DROUGHT_FILING: f64 = 0.10;
 /// Writes the household's harvest reports and disaster records and books their losses.
 pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     for farm in &hh.farms {
-        let per_report = (farm.annual_income / Decimal::from(farm.product.harvest_months().len())).round_dp(2);
+        let per_report =
+            (farm.annual_income / Decimal::from(farm.product.harvest_months().len())).round_dp(2);
         for &month in farm.product.harvest_months() {
             let ks: Vec<u32> = env.cal.indices_of_calendar_month(month).collect();
             for k in ks {
-                report(env, hh, farm.product, farm.planted_mu, per_report, k, rng, out);
+                report(
+                    env,
+                    hh,
+                    farm.product,
+                    farm.planted_mu,
+                    per_report,
+                    k,
+                    rng,
+                    out,
+                );
             }
         }
     }
@@ -48,21 +58,50 @@ pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
 }
 
 /// The true outcome of one harvest: actual income, area hit, and which cause a shortfall is.
-fn assess<R: Rng>(env: &Env, hh: &Household, product: Product, planted: Decimal, year: i32, rng: &mut R) -> (f64, Decimal, Cause) {
-    let flooded = env.shocks.year(year).is_some_and(|y| y.flooded[hh.village as usize]);
-    let hit = |rng: &mut R, lo: f64, hi: f64| money::part(planted, rng.random_range(lo..hi)).round_dp(1);
+fn assess<R: Rng>(
+    env: &Env,
+    hh: &Household,
+    product: Product,
+    planted: Decimal,
+    year: i32,
+    rng: &mut R,
+) -> (f64, Decimal, Cause) {
+    let flooded = env
+        .shocks
+        .year(year)
+        .is_some_and(|y| y.flooded[hh.village as usize]);
+    let hit =
+        |rng: &mut R, lo: f64, hi: f64| money::part(planted, rng.random_range(lo..hi)).round_dp(1);
     match product {
-        Product::Rice if flooded => (rng.random_range(0.10..0.60), hit(rng, 0.5, 1.0), Cause::Disaster),
-        Product::Rice if DROUGHT_COUNTIES.contains(&hh.county) => {
-            (rng.random_range(0.60..0.80), hit(rng, 0.3, 0.7), Cause::Disaster)
-        }
-        Product::Aquaculture if flooded => (rng.random_range(0.40..0.80), hit(rng, 0.3, 0.8), Cause::Disaster),
+        Product::Rice if flooded => (
+            rng.random_range(0.10..0.60),
+            hit(rng, 0.5, 1.0),
+            Cause::Disaster,
+        ),
+        Product::Rice if DROUGHT_COUNTIES.contains(&hh.county) => (
+            rng.random_range(0.60..0.80),
+            hit(rng, 0.3, 0.7),
+            Cause::Disaster,
+        ),
+        Product::Aquaculture if flooded => (
+            rng.random_range(0.40..0.80),
+            hit(rng, 0.3, 0.8),
+            Cause::Disaster,
+        ),
         // Hot, shallow ponds in the August drought: fish die.
-        Product::Aquaculture if DROUGHT_COUNTIES.contains(&hh.county) => {
-            (rng.random_range(0.40..0.70), hit(rng, 0.3, 0.8), Cause::Disaster)
+        Product::Aquaculture if DROUGHT_COUNTIES.contains(&hh.county) => (
+            rng.random_range(0.40..0.70),
+            hit(rng, 0.3, 0.8),
+            Cause::Disaster,
+        ),
+        Product::Cotton if flooded => (
+            rng.random_range(0.30..0.70),
+            hit(rng, 0.4, 0.9),
+            Cause::Disaster,
+        ),
+        Product::Tea if hh.county == DAWU => {
+            (rng.random_range(0.50..0.70), Decimal::ZERO, Cause::Market)
         }
-        Product::Cotton if flooded => (rng.random_range(0.30..0.70), hit(rng, 0.4, 0.9), Cause::Disaster),
-        Product::Tea if hh.county == DAWU => (rng.random_range(0.50..0.70), Decimal::ZERO, Cause::Market),
         Product::Hog => (rng.random_range(0.68..0.76), Decimal::ZERO, Cause::Market),
         _ => (rng.random_range(0.97..1.06), Decimal::ZERO, Cause::Market),
     }
@@ -86,7 +125,10 @@ fn report<R: Rng>(
     out.ledger.loss(cause, k, expected - actual);
 
     out.counters.report += 1;
-    let id = format!("AG-{}-{:08}", COUNTIES[hh.county as usize].code, out.counters.report);
+    let id = format!(
+        "AG-{}-{:08}",
+        COUNTIES[hh.county as usize].code, out.counters.report
+    );
     let write = |buf: &mut String, disaster_mu: Decimal, actual: Decimal| {
         Obj::new(buf)
             .str("report_id", &id)
@@ -102,12 +144,23 @@ fn report<R: Rng>(
     if rng.random_bool(CORRECTION_RATE) {
         // The first assessment was off; the correction carries the true figures.
         let wrong_actual = money::part(actual, rng.random_range(0.7..1.3));
-        let wrong_mu = money::part(disaster_mu, rng.random_range(0.5..1.5)).round_dp(1).min(planted);
-        let first = out.feeds.agri.push(k, |buf| write(buf, wrong_mu, wrong_actual));
+        let wrong_mu = money::part(disaster_mu, rng.random_range(0.5..1.5))
+            .round_dp(1)
+            .min(planted);
+        let first = out
+            .feeds
+            .agri
+            .push(k, |buf| write(buf, wrong_mu, wrong_actual));
         let later = (k + rng.random_range(1..=2)).min(env.cal.months - 1);
-        out.feeds.agri.push_follower(later, first, Special::Correction, |buf| write(buf, disaster_mu, actual));
+        out.feeds
+            .agri
+            .push_follower(later, first, Special::Correction, |buf| {
+                write(buf, disaster_mu, actual)
+            });
     } else {
-        out.feeds.agri.push(k, |buf| write(buf, disaster_mu, actual));
+        out.feeds
+            .agri
+            .push(k, |buf| write(buf, disaster_mu, actual));
     }
 }
 
@@ -122,7 +175,16 @@ fn disasters<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
                 _ => rng.random_bool(event.reach),
             };
             if affected {
-                damage(env, hh, &event.id, event.hazard, event.date, event.secs, rng, out);
+                damage(
+                    env,
+                    hh,
+                    &event.id,
+                    event.hazard,
+                    event.date,
+                    event.secs,
+                    rng,
+                    out,
+                );
             }
         }
     }
@@ -131,7 +193,10 @@ fn disasters<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
         if rng.random_bool(monthly) {
             out.counters.fire += 1;
             let (year, _) = env.cal.year_month(k);
-            let id = format!("EV-{year}-FI-{}-{:04}", COUNTIES[hh.county as usize].code, out.counters.fire);
+            let id = format!(
+                "EV-{year}-FI-{}-{:04}",
+                COUNTIES[hh.county as usize].code, out.counters.fire
+            );
             let date = env.cal.date(k, rng.random_range(1..=env.cal.days_in(k)));
             let secs = rng.random_range(0..86_400);
             damage(env, hh, &id, Hazard::Fire, date, secs, rng, out);
@@ -151,7 +216,9 @@ fn damage<R: Rng>(
     rng: &mut R,
     out: &mut Out,
 ) {
-    let Some(k) = env.cal.index_of_date(date) else { return };
+    let Some(k) = env.cal.index_of_date(date) else {
+        return;
+    };
     let (house, loss) = hazard.damage(rng);
     out.ledger.loss(Cause::Disaster, k, loss);
     out.feeds.emergency.push(k, |buf| {
@@ -164,7 +231,10 @@ fn damage<R: Rng>(
             .yuan("direct_loss", loss)
             .end()
     });
-    if matches!(house, "severe" | "collapsed") && hh.category != Category::General && rng.random_bool(0.6) {
+    if matches!(house, "severe" | "collapsed")
+        && hh.category != Category::General
+        && rng.random_bool(0.6)
+    {
         support::temporary(env, hh, k + rng.random_range(1..=2), rng, out);
     }
 }

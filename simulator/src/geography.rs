@@ -36,13 +36,48 @@ pub const HANCHUAN: u8 = 6;
 
 /// The seven counties with contract codes; township counts add up to the plan's 122.
 pub const COUNTIES: [County; 7] = [
-    County { code: "420902", name: "Xiaonan", townships: 17, weight: 0.13 },
-    County { code: "420921", name: "Xiaochang", townships: 16, weight: 0.18 },
-    County { code: "420922", name: "Dawu", townships: 20, weight: 0.20 },
-    County { code: "420923", name: "Yunmeng", townships: 12, weight: 0.10 },
-    County { code: "420981", name: "Yingcheng", townships: 16, weight: 0.11 },
-    County { code: "420982", name: "Anlu", townships: 17, weight: 0.14 },
-    County { code: "420984", name: "Hanchuan", townships: 24, weight: 0.14 },
+    County {
+        code: "420902",
+        name: "Xiaonan",
+        townships: 17,
+        weight: 0.13,
+    },
+    County {
+        code: "420921",
+        name: "Xiaochang",
+        townships: 16,
+        weight: 0.18,
+    },
+    County {
+        code: "420922",
+        name: "Dawu",
+        townships: 20,
+        weight: 0.20,
+    },
+    County {
+        code: "420923",
+        name: "Yunmeng",
+        townships: 12,
+        weight: 0.10,
+    },
+    County {
+        code: "420981",
+        name: "Yingcheng",
+        townships: 16,
+        weight: 0.11,
+    },
+    County {
+        code: "420982",
+        name: "Anlu",
+        townships: 17,
+        weight: 0.14,
+    },
+    County {
+        code: "420984",
+        name: "Hanchuan",
+        townships: 24,
+        weight: 0.14,
+    },
 ];
 
 /// The plan's number of administrative villages.
@@ -85,8 +120,9 @@ impl Geography {
         let mut cumulative = Vec::with_capacity(VILLAGES as usize);
         let mut acc = 0.0;
         for (ci, county) in COUNTIES.iter().enumerate() {
-            let shares: Vec<f64> =
-                (0..county.townships).map(|_| rng.random_range(0.6..1.4)).collect();
+            let shares: Vec<f64> = (0..county.townships)
+                .map(|_| rng.random_range(0.6..1.4))
+                .collect();
             let counts = apportion(per_county[ci], &shares);
             for (t, &n) in counts.iter().enumerate() {
                 // Towns (乡镇) are numbered from 101, villages (行政村) from 201 within a town.
@@ -103,7 +139,10 @@ impl Geography {
                 }
             }
         }
-        Geography { villages, cumulative }
+        Geography {
+            villages,
+            cumulative,
+        }
     }
 
     /// Draws the village of the next household and counts it; returns the village index and the
@@ -111,7 +150,10 @@ impl Geography {
     pub fn place<R: Rng>(&mut self, rng: &mut R) -> (u32, u32) {
         let total = *self.cumulative.last().expect("villages exist");
         let x = rng.random_range(0.0..total);
-        let idx = self.cumulative.partition_point(|&c| c <= x).min(self.villages.len() - 1);
+        let idx = self
+            .cumulative
+            .partition_point(|&c| c <= x)
+            .min(self.villages.len() - 1);
         let village = &mut self.villages[idx];
         village.households += 1;
         (idx as u32, village.households)

@@ -99,8 +99,13 @@ pub enum Product {
 
 impl Product {
     /// All products in the contract's order.
-    pub const ALL: [Product; 5] =
-        [Product::Rice, Product::Tea, Product::Hog, Product::Aquaculture, Product::Cotton];
+    pub const ALL: [Product; 5] = [
+        Product::Rice,
+        Product::Tea,
+        Product::Hog,
+        Product::Aquaculture,
+        Product::Cotton,
+    ];
 
     /// The contract spelling.
     pub fn as_str(self) -> &'static str {
@@ -146,7 +151,7 @@ impl Product {
         match self {
             Product::Rice => 1.0,
             Product::Tea => 1.2,
-            Product::Hog => 2.0,
+            Product::Hog => 2.5,
             Product::Aquaculture => 1.5,
             Product::Cotton => 0.8,
         }
@@ -299,8 +304,14 @@ pub fn draw<R: Rng>(
     let mut workers: Vec<Worker> = members
         .iter()
         .enumerate()
-        .filter(|(_, p)| (18..=60).contains(&p.age) && !p.disabled && p.stage_in(school_year).is_none())
-        .map(|(i, _)| Worker { member: i, work: Work::Local, wage_fen: 0 })
+        .filter(|(_, p)| {
+            (18..=60).contains(&p.age) && !p.disabled && p.stage_in(school_year).is_none()
+        })
+        .map(|(i, _)| Worker {
+            member: i,
+            work: Work::Local,
+            wage_fen: 0,
+        })
         .collect();
     let migrant = !workers.is_empty() && rng.random_bool(0.45);
     for (n, w) in workers.iter_mut().enumerate() {
@@ -324,8 +335,10 @@ pub fn draw<R: Rng>(
         .collect();
     let large_grower = !products.is_empty() && rng.random_bool(0.05);
     let farm_total = money::to_f64(baseline_income) * rng.random_range(0.40..0.50);
-    let weights: Vec<f64> =
-        products.iter().map(|p| p.income_weight() * rng.random_range(0.7..1.3)).collect();
+    let weights: Vec<f64> = products
+        .iter()
+        .map(|p| p.income_weight() * rng.random_range(0.7..1.3))
+        .collect();
     let weight_sum: f64 = weights.iter().sum();
     let mut farms: Vec<Farm> = products
         .iter()
@@ -351,10 +364,15 @@ pub fn draw<R: Rng>(
     }
 
     // Wages: the wage share of income split among the active workers, paid monthly.
-    let active: Vec<usize> =
-        (0..workers.len()).filter(|&i| workers[i].work != Work::Idle).collect();
+    let active: Vec<usize> = (0..workers.len())
+        .filter(|&i| workers[i].work != Work::Idle)
+        .collect();
     if !active.is_empty() {
-        let share = if migrant { rng.random_range(0.38..0.48) } else { rng.random_range(0.28..0.38) };
+        let share = if migrant {
+            rng.random_range(0.38..0.48)
+        } else {
+            rng.random_range(0.28..0.38)
+        };
         let wage_fen = money::to_f64(baseline_income) * share * 100.0;
         let w: Vec<f64> = active.iter().map(|_| rng.random_range(0.7..1.3)).collect();
         let ws: f64 = w.iter().sum();
@@ -370,8 +388,16 @@ pub fn draw<R: Rng>(
         && category != Category::General
         && rng.random_bool(0.25))
     .then(|| money::uniform_step(rng, 600, 900, 10));
-    let roster_category = if rng.random_bool(0.005) { misfiled(category) } else { category };
-    let insured = rng.random_bool(if category == Category::General { 0.6 } else { 0.9 });
+    let roster_category = if rng.random_bool(0.005) {
+        misfiled(category)
+    } else {
+        category
+    };
+    let insured = rng.random_bool(if category == Category::General {
+        0.6
+    } else {
+        0.9
+    });
 
     Household {
         code: format!("{village_code}-{seq:04}"),

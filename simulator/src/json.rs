@@ -127,7 +127,10 @@ mod tests {
             .strs("f", &["p", "q"])
             .bool("g", true)
             .end();
-        assert_eq!(s, r#"{"a":"x","b":5,"c":"1234.50","d":null,"e":2.2,"f":["p","q"],"g":true}"#);
+        assert_eq!(
+            s,
+            r#"{"a":"x","b":5,"c":"1234.50","d":null,"e":2.2,"f":["p","q"],"g":true}"#
+        );
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["c"], "1234.50");
     }

@@ -15,6 +15,13 @@
 //! seed (one stream per household, one per topic for arrival order), no map is iterated into the
 //! output, and no clock is read.
 //!
+//! # Default world
+//! 100,000 households (305,092 people), 12 months of 2024: ~3.1 million lines (2.13 M
+//! employment, 420 k medical), written in ~3 s by a debug build at opt-level 1. 5,307 households
+//! (5.3%) fall below 8,000 yuan; primary causes: health 57%, disaster 19%, market 12%,
+//! education 7%, hidden 5%, unemployment 1% (the plan: health 58.6%, disaster 21.3%, market
+//! 15.7%).
+//!
 //! # Layout
 //! - `calendar.rs`: simulated months, date and timestamp spellings.
 //! - `money.rs`, `json.rs`: exact yuan amounts; a fast JSON line writer.
@@ -216,30 +223,60 @@ pub fn simulate(
     progress: &mut dyn FnMut(&str),
 ) -> Result<SimSummary, SimError> {
     validate(config)?;
-    let dir_io = |source| SimError::Io { path: out_dir.to_path_buf(), source };
+    let dir_io = |source| SimError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(out_dir).map_err(dir_io)?;
     let cal = calendar::Calendar::new(config.start_year, config.start_month, config.months);
     let start = cal.date(0, 1);
     let mut rng = rng_for(config.seed, streams::WORLD, 0);
 
     let mut geo = geography::Geography::build(&mut rng);
-    let placements: Vec<(u32, u32)> = (0..config.households).map(|_| geo.place(&mut rng)).collect();
+    let placements: Vec<(u32, u32)> = (0..config.households)
+        .map(|_| geo.place(&mut rng))
+        .collect();
     let shocks = shocks::Shocks::draw(&mut rng, &geo, &cal.years());
-    let env = world::Env { cal: &cal, shocks: &shocks };
+    let env = world::Env {
+        cal: &cal,
+        shocks: &shocks,
+    };
 
     let mut out = world::Out::new(config.months);
     let mut ids = people::IdIssuer::default();
     let mut truths = Vec::with_capacity(config.households as usize);
-    let mut summary = SimSummary { households: config.households, ..SimSummary::default() };
+    let mut summary = SimSummary {
+        households: config.households,
+        ..SimSummary::default()
+    };
     // School year under way at the start (Chinese school years begin in September).
-    let school_year = if config.start_month >= 9 { config.start_year } else { config.start_year - 1 };
+    let school_year = if config.start_month >= 9 {
+        config.start_year
+    } else {
+        config.start_year - 1
+    };
     for (i, &(village, seq)) in placements.iter().enumerate() {
         let mut hrng = rng_for(config.seed, streams::HOUSEHOLD, i as u64);
         let v = &geo.villages[village as usize];
-        let hh = households::draw(&mut hrng, &mut ids, &v.code, village, v.county, seq, start, school_year);
+        let hh = households::draw(
+            &mut hrng,
+            &mut ids,
+            &v.code,
+            village,
+            v.county,
+            seq,
+            start,
+            school_year,
+        );
         world::simulate_household(&env, &hh, &mut hrng, &mut out);
         let members = hh.members.len() as u32;
-        let (below, causes) = truth::assess(&out.ledger, &cal, hh.baseline_income, members, config.poverty_line);
+        let (below, causes) = truth::assess(
+            &out.ledger,
+            &cal,
+            hh.baseline_income,
+            members,
+            config.poverty_line,
+        );
         summary.people += members;
         summary.fallers += u32::from(!below.is_empty());
         truths.push(truth::GroundTruth {
@@ -260,25 +297,28 @@ pub fn simulate(
     market::weather(&env, &mut mrng, &mut out);
 
     let manifest_path = out_dir.join(MANIFEST_FILE);
-    let manifest_io = |source| SimError::Io { path: manifest_path.clone(), source };
+    let manifest_io = |source| SimError::Io {
+        path: manifest_path.clone(),
+        source,
+    };
     let mut manifest =
         std::io::BufWriter::new(std::fs::File::create(&manifest_path).map_err(manifest_io)?);
-    let mut corrupter = dirty::Corrupter::new(&geo);
+    let mut sink = arrival::Sink {
+        out_dir,
+        months: config.months,
+        dirty_rate: config.dirty_rate,
+        corrupter: dirty::Corrupter::new(&geo),
+        manifest: &mut manifest,
+        kinds: &mut summary.dirty_per_kind,
+    };
+    let mut lines_per_topic = BTreeMap::new();
     for (t, stream) in out.feeds.all().into_iter().enumerate() {
         progress(&format!("writing {}", stream.topic.name()));
         let mut arng = rng_for(config.seed, streams::ARRIVAL, t as u64);
-        let written = arrival::write_stream(
-            stream,
-            config.months,
-            config.dirty_rate,
-            &mut arng,
-            &mut corrupter,
-            out_dir,
-            &mut manifest,
-            &mut summary.dirty_per_kind,
-        )?;
-        summary.records_per_topic.insert(stream.topic.name().to_string(), written.lines);
+        let written = arrival::write_stream(stream, &mut sink, &mut arng)?;
+        lines_per_topic.insert(stream.topic.name().to_string(), written.lines);
     }
+    summary.records_per_topic = lines_per_topic;
     manifest.flush().map_err(manifest_io)?;
 
     progress("writing ground truth");
@@ -286,12 +326,18 @@ pub fn simulate(
     let world_path = out_dir.join(WORLD_FILE);
     let world = serde_json::json!({ "config": config, "summary": summary });
     let text = serde_json::to_string_pretty(&world).expect("world.json serialises");
-    std::fs::write(&world_path, text + "\n").map_err(|source| SimError::Io { path: world_path, source })?;
+    std::fs::write(&world_path, text + "\n").map_err(|source| SimError::Io {
+        path: world_path,
+        source,
+    })?;
     Ok(summary)
 }
 
 fn write_truth(path: &Path, truths: &[truth::GroundTruth]) -> Result<(), SimError> {
-    let io = |source| SimError::Io { path: path.to_path_buf(), source };
+    let io = |source| SimError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
     for t in truths {
         serde_json::to_writer(&mut w, t).expect("truth serialises");

@@ -15,7 +15,11 @@ use rand::Rng;
 use rust_decimal::Decimal;
 
 /// Commodity, cost benchmark and normal purchase price, yuan per kg.
-const COMMODITIES: [(&str, f64, f64); 3] = [("tea", 40.0, 50.0), ("hog", 14.0, 17.0), ("fish", 10.0, 12.5)];
+const COMMODITIES: [(&str, f64, f64); 3] = [
+    ("tea", 40.0, 50.0),
+    ("hog", 14.0, 17.0),
+    ("fish", 10.0, 12.5),
+];
 
 /// Price in yuan per kg as an exact 2-decimal value.
 fn price(x: f64) -> Decimal {
@@ -69,9 +73,16 @@ struct Station {
 pub fn weather<R: Rng>(env: &Env, rng: &mut R, out: &mut Out) {
     let mut stations = Vec::new();
     for c in 0..COUNTIES.len() as u8 {
-        let aquaculture = matches!(c, geography::ANLU | geography::HANCHUAN | geography::YUNMENG);
+        let aquaculture = matches!(
+            c,
+            geography::ANLU | geography::HANCHUAN | geography::YUNMENG
+        );
         for s in 0..rng.random_range(2..=3u8) {
-            stations.push(Station { id: format!("57{c}{:02}", s + 1), county: c, ponds: s == 0 || aquaculture });
+            stations.push(Station {
+                id: format!("57{c}{:02}", s + 1),
+                county: c,
+                ponds: s == 0 || aquaculture,
+            });
         }
     }
     for (k, date) in days(env) {
@@ -102,7 +113,8 @@ pub fn weather<R: Rng>(env: &Env, rng: &mut R, out: &mut Out) {
                 0.0
             };
             let water = st.ponds.then(|| {
-                let seasonal = 16.0 + 12.0 * (2.0 * std::f64::consts::PI * (doy - 105.0) / 365.0).sin();
+                let seasonal =
+                    16.0 + 12.0 * (2.0 * std::f64::consts::PI * (doy - 105.0) / 365.0).sin();
                 let heat = if drought { 5.0 } else { 0.0 };
                 (seasonal + heat + rng.random_range(-1.5..1.5)).max(2.0)
             });

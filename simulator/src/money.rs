@@ -34,7 +34,10 @@ pub fn part(amount: Decimal, fraction: f64) -> Decimal {
 
 /// Approximate float value, for drawing further amounts from an exact one.
 pub fn to_f64(amount: Decimal) -> f64 {
-    let fen: i64 = (amount * Decimal::ONE_HUNDRED).round().try_into().unwrap_or(i64::MAX);
+    let fen: i64 = (amount * Decimal::ONE_HUNDRED)
+        .round()
+        .try_into()
+        .unwrap_or(i64::MAX);
     fen as f64 / 100.0
 }
 
@@ -45,8 +48,11 @@ mod tests {
 
     #[test]
     fn amounts_are_fixed_to_fen() {
-        assert_eq!(yuan(1234.505_1).to_string(), "1234.51");
-        assert_eq!(part(Decimal::from_str("100.00").unwrap(), 0.3333).to_string(), "33.33");
+        assert_eq!(yuan(1_234.505_1).to_string(), "1234.51");
+        assert_eq!(
+            part(Decimal::from_str("100.00").unwrap(), 0.3333).to_string(),
+            "33.33"
+        );
         assert_eq!(format!("{:.2}", from_fen(123_450)), "1234.50");
         assert_eq!(to_f64(from_fen(-250)), -2.5);
     }

@@ -16,8 +16,11 @@ const CHECK: [u8; 11] = *b"10X98765432";
 
 /// The ISO 7064 MOD 11-2 check character of the first 17 digits.
 pub fn check_char(first17: &[u8]) -> u8 {
-    let sum: u32 =
-        first17.iter().zip(WEIGHTS).map(|(&d, w)| (d - b'0') as u32 * w).sum();
+    let sum: u32 = first17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&d, w)| (d - b'0') as u32 * w)
+        .sum();
     CHECK[(sum % 11) as usize]
 }
 
@@ -82,13 +85,26 @@ pub struct IdIssuer {
 impl IdIssuer {
     /// A fresh ID for someone born on `birth`, registered in county `county_code`.
     pub fn issue(&mut self, county: u8, county_code: &str, birth: NaiveDate, male: bool) -> String {
-        let count = self.next.entry((county, birth.num_days_from_ce())).or_insert(0);
+        let count = self
+            .next
+            .entry((county, birth.num_days_from_ce()))
+            .or_insert(0);
         let seq = 10 + 2 * *count + u32::from(male);
         *count += 1;
-        assert!(seq < 1000, "more than 494 people born on one day in one county");
+        assert!(
+            seq < 1000,
+            "more than 494 people born on one day in one county"
+        );
         let mut id = String::with_capacity(18);
         id.push_str(county_code);
-        let _ = write!(id, "{:04}{:02}{:02}{:03}", birth.year(), birth.month(), birth.day(), seq);
+        let _ = write!(
+            id,
+            "{:04}{:02}{:02}{:03}",
+            birth.year(),
+            birth.month(),
+            birth.day(),
+            seq
+        );
         let check = check_char(id.as_bytes());
         id.push(check as char);
         id
@@ -105,20 +121,22 @@ pub fn person<R: Rng>(
     age: u32,
 ) -> Person {
     // Born between age+1 years and age years before the start date.
-    let newest = start.checked_sub_months(chrono::Months::new(12 * age)).expect("date in range");
+    let newest = start
+        .checked_sub_months(chrono::Months::new(12 * age))
+        .expect("date in range");
     let birth = newest - Days::new(rng.random_range(1..=364));
     let male = rng.random_bool(0.5);
     let id_card = ids.issue(county, county_code, birth, male);
     // Illness and disability rise with age, as in rural Hubei's monitored population.
     let chronic_p = match age {
-        0..=39 => 0.02,
-        40..=59 => 0.08,
-        _ => 0.17,
+        0..=39 => 0.03,
+        40..=59 => 0.12,
+        _ => 0.25,
     };
     let disabled_p = if age >= 60 { 0.05 } else { 0.025 };
     let schooling = match rng.random_range(0..100) {
-        0..=14 => Schooling::College,
-        15..=59 => Schooling::HighSchool,
+        0..=9 => Schooling::College,
+        10..=59 => Schooling::HighSchool,
         60..=84 => Schooling::Vocational,
         _ => Schooling::None,
     };
@@ -136,9 +154,22 @@ pub fn person<R: Rng>(
 /// children or grown children with grandchildren, sometimes an elderly parent.
 pub fn member_ages<R: Rng>(rng: &mut R, size: u32) -> Vec<u32> {
     if size == 1 {
-        return vec![if rng.random_bool(0.7) { rng.random_range(58..88) } else { rng.random_range(28..58) }];
+        return vec![if rng.random_bool(0.7) {
+            rng.random_range(58..88)
+        } else {
+            rng.random_range(28..58)
+        }];
     }
-    let head: u32 = rng.random_range(30..78);
+    if size == 2 && rng.random_bool(0.25) {
+        // A grandparent with a left-behind child (留守儿童) whose parents work away.
+        return vec![rng.random_range(55..76), rng.random_range(5..17)];
+    }
+    // Couples alone are mostly older; larger households mostly have a head raising children.
+    let head: u32 = if size == 2 {
+        rng.random_range(35..80)
+    } else {
+        rng.random_range(28..66)
+    };
     let mut ages = vec![head, head.saturating_sub(rng.random_range(0..6)).max(22)];
     if size >= 4 && head < 60 && rng.random_bool(0.3) {
         ages.push((head + rng.random_range(22..30)).min(95));
@@ -148,11 +179,15 @@ pub fn member_ages<R: Rng>(rng: &mut R, size: u32) -> Vec<u32> {
         let child = head - rng.random_range(24..32);
         while ages.len() < size as usize {
             let n = ages.len();
-            ages.push(if n == 2 { child } else { child.saturating_sub(rng.random_range(20..32)) });
+            ages.push(if n == 2 {
+                child
+            } else {
+                child.saturating_sub(rng.random_range(19..30))
+            });
         }
     } else {
         while ages.len() < size as usize {
-            ages.push(head.saturating_sub(rng.random_range(21..38)));
+            ages.push(head.saturating_sub(rng.random_range(22..40)));
         }
     }
     ages
@@ -183,7 +218,12 @@ mod tests {
             let p = person(&mut rng, &mut ids, 2, "420922", start, i % 90);
             assert!(id_is_valid(&p.id_card), "{}", p.id_card);
             assert_eq!(p.age, i % 90);
-            let birth = format!("{:04}{:02}{:02}", p.birth.year(), p.birth.month(), p.birth.day());
+            let birth = format!(
+                "{:04}{:02}{:02}",
+                p.birth.year(),
+                p.birth.month(),
+                p.birth.day()
+            );
             assert_eq!(&p.id_card[6..14], birth);
             assert!(seen.insert(p.id_card));
         }

@@ -1,7 +1,7 @@
 //! The city-wide shock calendar: which villages the disasters hit in each simulated year.
 //!
 //! Each calendar year the range touches repeats the plan's pattern with fresh draws:
-//! - July floods in ~30 villages of Xiaochang, Dawu and Xiaonan (one event per county);
+//! - July floods in ~36 villages of Xiaochang, Dawu and Xiaonan (one event per county);
 //! - an August drought in Anlu and Yunmeng (rice −30%);
 //! - landslides in Dawu and Xiaochang in summer (few homes, heavy damage, rebuild ~40,000);
 //! - hail in a few random villages in spring;
@@ -66,7 +66,11 @@ impl Hazard {
         };
         let x = rng.random_range(0..100);
         if x < none {
-            let hi = if self == Hazard::Flood { 3_000.0 } else { 1_500.0 };
+            let hi = if self == Hazard::Flood {
+                3_000.0
+            } else {
+                1_500.0
+            };
             ("none", money::uniform(rng, 200.0, hi))
         } else if x < minor {
             ("minor", money::uniform(rng, 2_000.0, 8_000.0))
@@ -111,7 +115,7 @@ const FLOOD_COUNTIES: [u8; 3] = [geography::XIAOCHANG, geography::DAWU, geograph
 /// Counties under the August drought.
 pub const DROUGHT_COUNTIES: [u8; 2] = [geography::ANLU, geography::YUNMENG];
 /// Villages flooded per year.
-const FLOOD_VILLAGES: usize = 30;
+const FLOOD_VILLAGES: usize = 36;
 
 impl YearShocks {
     /// Draws the shocks of `year`.
@@ -124,8 +128,10 @@ impl YearShocks {
             flooded: vec![false; n],
         };
         // Floods: one event per county, villages drawn from the three flood counties.
-        let flood_pool: Vec<u32> =
-            FLOOD_COUNTIES.iter().flat_map(|&c| geo.villages_of(c)).collect();
+        let flood_pool: Vec<u32> = FLOOD_COUNTIES
+            .iter()
+            .flat_map(|&c| geo.villages_of(c))
+            .collect();
         let mut flood_event = [usize::MAX; 7];
         for _ in 0..FLOOD_VILLAGES.min(flood_pool.len()) {
             let v = loop {
@@ -137,7 +143,7 @@ impl YearShocks {
             let county = geo.villages[v as usize].county as usize;
             if flood_event[county] == usize::MAX {
                 let day = rng.random_range(3..=20);
-                flood_event[county] = ys.push(rng, Hazard::Flood, county, year, 7, day, 0.85);
+                flood_event[county] = ys.push(rng, Hazard::Flood, county, year, 7, day, 0.95);
             }
             ys.flooded[v as usize] = true;
             ys.by_village[v as usize].push(flood_event[county] as u16);
@@ -185,7 +191,11 @@ impl YearShocks {
     ) -> usize {
         let seq = self.events.len() + 1;
         self.events.push(Event {
-            id: format!("EV-{year}-{}-{}-{seq:03}", hazard.code(), COUNTIES[county].code),
+            id: format!(
+                "EV-{year}-{}-{}-{seq:03}",
+                hazard.code(),
+                COUNTIES[county].code
+            ),
             hazard,
             date: NaiveDate::from_ymd_opt(year, month, day).expect("valid event day"),
             secs: rng.random_range(0..86_400),
@@ -205,7 +215,12 @@ pub struct Shocks {
 impl Shocks {
     /// Draws every year's shocks.
     pub fn draw<R: Rng>(rng: &mut R, geo: &Geography, years: &[i32]) -> Shocks {
-        Shocks { years: years.iter().map(|&y| YearShocks::draw(rng, geo, y)).collect() }
+        Shocks {
+            years: years
+                .iter()
+                .map(|&y| YearShocks::draw(rng, geo, y))
+                .collect(),
+        }
     }
 
     /// The shocks of a calendar year, if simulated.

@@ -32,7 +32,10 @@ pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
 /// One civil-affairs payment.
 fn payment(out: &mut Out, hh: &Household, k: u32, ym: &str, kind: &str, amount: Decimal) {
     out.counters.payment += 1;
-    let id = format!("CA-{}-{:08}", COUNTIES[hh.county as usize].code, out.counters.payment);
+    let id = format!(
+        "CA-{}-{:08}",
+        COUNTIES[hh.county as usize].code, out.counters.payment
+    );
     out.feeds.civil.push(k, |buf| {
         Obj::new(buf)
             .str("payment_id", &id)
@@ -57,7 +60,9 @@ pub fn temporary<R: Rng>(env: &Env, hh: &Household, k: u32, rng: &mut R, out: &m
 /// Monthly dibao, extreme-poverty support and disability allowance.
 fn regular_transfers<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     let disabled = hh.disabled_members();
-    let allowance: Vec<Decimal> = (0..disabled).map(|_| money::uniform_step(rng, 80, 150, 10)).collect();
+    let allowance: Vec<Decimal> = (0..disabled)
+        .map(|_| money::uniform_step(rng, 80, 150, 10))
+        .collect();
     if hh.dibao.is_none() && hh.extreme_poverty.is_none() && allowance.is_empty() {
         return;
     }
@@ -79,7 +84,7 @@ fn regular_transfers<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut O
 fn education<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     let (aid_lo, aid_hi) = match hh.category {
         Category::Unstable | Category::Marginal | Category::Sudden => (0.3, 0.8),
-        Category::Stable => (0.1, 0.6),
+        Category::Stable => (0.2, 0.7),
         Category::General => (0.0, 0.2),
     };
     for k in 0..env.cal.months {
@@ -90,7 +95,9 @@ fn education<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
             _ => continue,
         };
         for p in &hh.members {
-            let Some(stage) = p.stage_in(school_year) else { continue };
+            let Some(stage) = p.stage_in(school_year) else {
+                continue;
+            };
             let (lo, hi) = match stage {
                 "compulsory" => (500.0, 1_500.0),
                 "high_school" => (3_000.0, 6_000.0),
@@ -133,7 +140,11 @@ fn outcome<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     let date = env.cal.date(k, rng.random_range(1..=env.cal.days_in(k)));
     let secs = rng.random_range(8 * 3600..19 * 3600);
     let alert_id = format!("sim-{:012x}", rng.random::<u64>() >> 16);
-    let method = if rng.random_bool(0.4) { "door_visit" } else { "phone" };
+    let method = if rng.random_bool(0.4) {
+        "door_visit"
+    } else {
+        "phone"
+    };
     let outcome = match rng.random_range(0..100) {
         0..=34 => "confirmed_risk",
         35..=89 => "no_risk",
@@ -141,7 +152,11 @@ fn outcome<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     };
     let mut assistance: Vec<&str> = Vec::new();
     if outcome == "confirmed_risk" {
-        for measure in ["medical_assistance", "temporary_assistance", "insurance_claim"] {
+        for measure in [
+            "medical_assistance",
+            "temporary_assistance",
+            "insurance_claim",
+        ] {
             if rng.random_bool(0.5) {
                 assistance.push(measure);
             }

@@ -19,7 +19,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn small(households: u32, seed: u64) -> WorldConfig {
-    WorldConfig { households, seed, ..WorldConfig::default() }
+    WorldConfig {
+        households,
+        seed,
+        ..WorldConfig::default()
+    }
 }
 
 fn run(config: &WorldConfig, dir: &Path) -> SimSummary {
@@ -85,7 +89,11 @@ fn event_month(topic: Topic, v: &Value) -> String {
         Topic::Emergency => s("occurred_at")[..7].to_string(),
         Topic::Education => {
             let t = s("term");
-            format!("{}-{}", &t[..4], if t.ends_with("spring") { "03" } else { "09" })
+            format!(
+                "{}-{}",
+                &t[..4],
+                if t.ends_with("spring") { "03" } else { "09" }
+            )
         }
         Topic::Prices | Topic::Weather => s("date")[..7].to_string(),
         Topic::Outcomes => s("verified_at")[..7].to_string(),
@@ -94,7 +102,11 @@ fn event_month(topic: Topic, v: &Value) -> String {
 
 fn code_is_well_formed(code: &str) -> bool {
     let b = code.as_bytes();
-    b.len() == 17 && b[12] == b'-' && b.iter().enumerate().all(|(i, c)| i == 12 || c.is_ascii_digit())
+    b.len() == 17
+        && b[12] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 12 || c.is_ascii_digit())
 }
 
 #[test]
@@ -104,14 +116,28 @@ fn same_seed_same_bytes_other_seed_other_world() {
     let sb = run(&small(600, 7), &b);
     run(&small(600, 8), &c);
     assert_eq!(sa, sb);
-    let mut files: Vec<String> = Topic::ALL.iter().map(|t| format!("{}.ndjson", t.name())).collect();
-    files.extend([TRUTH_FILE.into(), MANIFEST_FILE.into(), crate::WORLD_FILE.into()]);
+    let mut files: Vec<String> = Topic::ALL
+        .iter()
+        .map(|t| format!("{}.ndjson", t.name()))
+        .collect();
+    files.extend([
+        TRUTH_FILE.into(),
+        MANIFEST_FILE.into(),
+        crate::WORLD_FILE.into(),
+    ]);
     for f in &files {
-        let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
         assert!(x == y, "{f} differs between two runs with the same seed");
     }
     for f in [TRUTH_FILE, "dept.hr.employment.ndjson"] {
-        assert_ne!(std::fs::read(a.join(f)).unwrap(), std::fs::read(c.join(f)).unwrap(), "{f}");
+        assert_ne!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(c.join(f)).unwrap(),
+            "{f}"
+        );
     }
     for d in [a, b, c] {
         let _ = std::fs::remove_dir_all(d);
@@ -130,7 +156,9 @@ fn ids_valid_unique_and_medical_amounts_add_up() {
             let id = v["id_card"].as_str().unwrap();
             assert!(id_is_valid(id), "{topic:?}: {id}");
             let code = v["household_code"].as_str().unwrap();
-            let first = owner.entry(id.to_string()).or_insert_with(|| code.to_string());
+            let first = owner
+                .entry(id.to_string())
+                .or_insert_with(|| code.to_string());
             assert_eq!(first, code, "one ID number, one household");
         }
     }
@@ -138,8 +166,13 @@ fn ids_valid_unique_and_medical_amounts_add_up() {
     let medical = clean(&dir, Topic::Medical, &dirty);
     assert!(medical.len() > 1_000);
     for v in &medical {
-        let parts = dec(&v["fund_paid"]) + dec(&v["critical_illness_paid"]) + dec(&v["assistance_paid"]);
-        assert_eq!(dec(&v["total_cost"]) - parts, dec(&v["out_of_pocket"]), "{v}");
+        let parts =
+            dec(&v["fund_paid"]) + dec(&v["critical_illness_paid"]) + dec(&v["assistance_paid"]);
+        assert_eq!(
+            dec(&v["total_cost"]) - parts,
+            dec(&v["out_of_pocket"]),
+            "{v}"
+        );
         assert!(dec(&v["out_of_pocket"]) >= Decimal::ZERO);
         assert!(v["settle_time"].as_str().unwrap().ends_with("+08:00"));
     }
@@ -149,20 +182,34 @@ fn ids_valid_unique_and_medical_amounts_add_up() {
 #[test]
 fn every_manifest_line_is_what_it_says() {
     let dir = scratch("manifest");
-    let summary = run(&WorldConfig { dirty_rate: 0.05, ..small(1_200, 5) }, &dir);
+    let summary = run(
+        &WorldConfig {
+            dirty_rate: 0.05,
+            ..small(1_200, 5)
+        },
+        &dir,
+    );
     let entries = manifest(&dir);
     let roster: BTreeSet<String> = lines(&dir, Topic::Roster)
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| v["household_code"].as_str().map(str::to_string))
         .collect();
-    let files: BTreeMap<&str, Vec<String>> = Topic::ALL.iter().map(|&t| (t.name(), lines(&dir, t))).collect();
-    let listed: HashMap<(&str, usize), &str> =
-        entries.iter().map(|e| ((e.topic.as_str(), e.line), e.kind.as_str())).collect();
+    let files: BTreeMap<&str, Vec<String>> = Topic::ALL
+        .iter()
+        .map(|&t| (t.name(), lines(&dir, t)))
+        .collect();
+    let listed: HashMap<(&str, usize), &str> = entries
+        .iter()
+        .map(|e| ((e.topic.as_str(), e.line), e.kind.as_str()))
+        .collect();
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     for e in &entries {
         *kinds.entry(e.kind.clone()).or_default() += 1;
-        let topic = Topic::ALL.into_iter().find(|t| t.name() == e.topic).expect("known topic");
+        let topic = Topic::ALL
+            .into_iter()
+            .find(|t| t.name() == e.topic)
+            .expect("known topic");
         let file = &files[e.topic.as_str()];
         let text = &file[e.line - 1];
         let parsed: Option<Value> = serde_json::from_str(text).ok();
@@ -177,23 +224,45 @@ fn every_manifest_line_is_what_it_says() {
         match e.kind.as_str() {
             "missing_field" => {
                 // Compare with the original record's field count: one fewer.
-                let full = file.iter().find_map(|l| serde_json::from_str::<Value>(l).ok()).unwrap();
+                let full = file
+                    .iter()
+                    .find_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .unwrap();
                 assert!(obj.len() < full.as_object().unwrap().len(), "{ctx}");
             }
             "wrong_type" => assert!(
                 obj.iter().any(|(k, v)| match k.as_str() {
                     "wage_fen" | "members" | "labor_count" | "rainfall_mm" => v.is_string(),
                     "assistance" => !v.is_array(),
-                    _ => v.is_number() && !matches!(k.as_str(), "head_age" | "disabled_members" | "chronic_patients" | "water_temp_c"),
+                    _ =>
+                        v.is_number()
+                            && !matches!(
+                                k.as_str(),
+                                "head_age"
+                                    | "disabled_members"
+                                    | "chronic_patients"
+                                    | "water_temp_c"
+                            ),
                 }),
                 "{ctx}"
             ),
             "bad_id_card" => assert!(!id_is_valid(v["id_card"].as_str().unwrap()), "{ctx}"),
-            "bad_household_code" => assert!(!code_is_well_formed(v["household_code"].as_str().unwrap()), "{ctx}"),
-            "unknown_enum" | "impossible_date" => assert_eq!(reason, Some("invalid_value"), "{ctx}"),
+            "bad_household_code" => assert!(
+                !code_is_well_formed(v["household_code"].as_str().unwrap()),
+                "{ctx}"
+            ),
+            "unknown_enum" | "impossible_date" => {
+                assert_eq!(reason, Some("invalid_value"), "{ctx}")
+            }
             "amounts_do_not_add_up" => {
-                let parts = dec(&v["fund_paid"]) + dec(&v["critical_illness_paid"]) + dec(&v["assistance_paid"]);
-                assert_ne!(dec(&v["total_cost"]) - parts, dec(&v["out_of_pocket"]), "{ctx}");
+                let parts = dec(&v["fund_paid"])
+                    + dec(&v["critical_illness_paid"])
+                    + dec(&v["assistance_paid"]);
+                assert_ne!(
+                    dec(&v["total_cost"]) - parts,
+                    dec(&v["out_of_pocket"]),
+                    "{ctx}"
+                );
             }
             "unknown_household" => {
                 let code = v["household_code"].as_str().unwrap();
@@ -202,7 +271,8 @@ fn every_manifest_line_is_what_it_says() {
             "duplicate" => assert!(file[..e.line - 1].contains(text), "{ctx}"),
             "late" => {
                 let month = event_month(topic, &v);
-                let next_plain = (e.line..file.len()).find(|&i| !listed.contains_key(&(e.topic.as_str(), i + 1)));
+                let next_plain = (e.line..file.len())
+                    .find(|&i| !listed.contains_key(&(e.topic.as_str(), i + 1)));
                 if let Some(i) = next_plain {
                     let later: Value = serde_json::from_str(&file[i]).unwrap();
                     assert!(event_month(topic, &later) > month, "{ctx}");
@@ -211,12 +281,26 @@ fn every_manifest_line_is_what_it_says() {
             "reversal" => {
                 assert_eq!(v["status"], "reversed", "{ctx}");
                 let id = v["settlement_id"].as_str().unwrap();
-                assert!(file[..e.line - 1].iter().any(|l| l.contains(id) && l.contains("\"settled\"")), "{ctx}");
+                assert!(
+                    file[..e.line - 1]
+                        .iter()
+                        .any(|l| l.contains(id) && l.contains("\"settled\"")),
+                    "{ctx}"
+                );
             }
             "correction" => {
-                let key = if topic == Topic::Agri { "report_id" } else { "household_code" };
+                let key = if topic == Topic::Agri {
+                    "report_id"
+                } else {
+                    "household_code"
+                };
                 let id = format!("\"{}\"", v[key].as_str().unwrap());
-                assert!(file[..e.line - 1].iter().any(|l| l.contains(&id) && l != text), "{ctx}");
+                assert!(
+                    file[..e.line - 1]
+                        .iter()
+                        .any(|l| l.contains(&id) && l != text),
+                    "{ctx}"
+                );
             }
             other => panic!("unknown manifest kind {other}"),
         }
@@ -227,14 +311,30 @@ fn every_manifest_line_is_what_it_says() {
         }
     }
     assert_eq!(kinds, summary.dirty_per_kind);
-    for k in ["malformed_json", "missing_field", "wrong_type", "bad_id_card", "bad_household_code", "unknown_enum",
-        "impossible_date", "amounts_do_not_add_up", "unknown_household", "duplicate", "late"]
-    {
-        assert!(kinds.get(k).copied().unwrap_or(0) > 0, "no {k} in a 1,200-household world");
+    for k in [
+        "malformed_json",
+        "missing_field",
+        "wrong_type",
+        "bad_id_card",
+        "bad_household_code",
+        "unknown_enum",
+        "impossible_date",
+        "amounts_do_not_add_up",
+        "unknown_household",
+        "duplicate",
+        "late",
+    ] {
+        assert!(
+            kinds.get(k).copied().unwrap_or(0) > 0,
+            "no {k} in a 1,200-household world"
+        );
     }
     // Corrupted copies are about dirty_rate of all lines.
     let total: u64 = summary.records_per_topic.values().sum();
-    let corrupted = entries.iter().filter(|e| e.expected_reason.is_some()).count() as f64;
+    let corrupted = entries
+        .iter()
+        .filter(|e| e.expected_reason.is_some())
+        .count() as f64;
     let share = corrupted / total as f64;
     assert!((0.04..0.06).contains(&share), "corrupted share {share}");
     let _ = std::fs::remove_dir_all(dir);
@@ -246,10 +346,19 @@ fn category_mix_roster_and_truth_agree_with_the_plan() {
     let summary = run(&small(2_000, 3), &dir);
     let truths: Vec<GroundTruth> = truth::load(&dir.join(TRUTH_FILE)).unwrap();
     assert_eq!(truths.len(), 2_000);
-    for c in [Category::Stable, Category::Unstable, Category::Marginal, Category::Sudden, Category::General] {
+    for c in [
+        Category::Stable,
+        Category::Unstable,
+        Category::Marginal,
+        Category::Sudden,
+        Category::General,
+    ] {
         let share = truths.iter().filter(|t| t.category == c.as_str()).count() as f64 / 2_000.0;
         let want = expected_share(c);
-        assert!((share - want).abs() < 0.015 + want * 0.2, "{c:?}: {share} vs {want}");
+        assert!(
+            (share - want).abs() < 0.015 + want * 0.2,
+            "{c:?}: {share} vs {want}"
+        );
     }
     let people: u32 = truths.iter().map(|t| t.members).sum();
     let mean = people as f64 / 2_000.0;
@@ -259,7 +368,10 @@ fn category_mix_roster_and_truth_agree_with_the_plan() {
     let roster = lines(&dir, Topic::Roster);
     let first: Value = serde_json::from_str(&roster[0]).unwrap();
     assert_eq!(first["effective_date"], "2024-01-01");
-    let fallers = truths.iter().filter(|t| t.first_below_month.is_some()).count() as u32;
+    let fallers = truths
+        .iter()
+        .filter(|t| t.first_below_month.is_some())
+        .count() as u32;
     assert_eq!(fallers, summary.fallers);
     let share = fallers as f64 / 2_000.0;
     assert!((0.03..0.14).contains(&share), "faller share {share}");
@@ -292,7 +404,8 @@ fn no_long_digit_runs_outside_id_numbers() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The default world, timed. Run with `cargo test -p fangpin-simulator -- --ignored --nocapture`.
+/// The default world, timed. Run with `cargo test -p fangpin-simulator -- --ignored --nocapture`
+/// (set `FANGPIN_SIM_KEEP=1` to keep the ~500 MB of output).
 #[test]
 #[ignore]
 fn default_world() {
@@ -312,14 +425,24 @@ fn default_world() {
             continue;
         }
         e.1 += 1;
-        *primary.entry(t.causes.first().cloned().unwrap_or_else(|| "none".into())).or_default() += 1;
+        *primary
+            .entry(t.causes.first().cloned().unwrap_or_else(|| "none".into()))
+            .or_default() += 1;
         for c in &t.causes {
             *any.entry(c.clone()).or_default() += 1;
         }
     }
-    eprintln!("fallers {} ({:.1}%)", summary.fallers, 100.0 * summary.fallers as f64 / truths.len() as f64);
+    eprintln!(
+        "fallers {} ({:.1}%)",
+        summary.fallers,
+        100.0 * summary.fallers as f64 / truths.len() as f64
+    );
     eprintln!("primary cause {primary:?}");
     eprintln!("cause named {any:?}");
     eprintln!("per category (households, fallers) {by_category:?}");
-    eprintln!("output kept in {}", dir.display());
+    if std::env::var_os("FANGPIN_SIM_KEEP").is_some() {
+        eprintln!("output kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

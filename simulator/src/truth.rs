@@ -74,7 +74,10 @@ pub struct Ledger {
 impl Ledger {
     /// An empty ledger over `months` months.
     pub fn new(months: u32) -> Self {
-        Ledger { loss: vec![[Decimal::ZERO; 6]; months as usize], assist: vec![Decimal::ZERO; months as usize] }
+        Ledger {
+            loss: vec![[Decimal::ZERO; 6]; months as usize],
+            assist: vec![Decimal::ZERO; months as usize],
+        }
     }
 
     /// Clears it for the next household.
@@ -98,8 +101,8 @@ impl Ledger {
         let mut loss = [Decimal::ZERO; 6];
         let mut assist = Decimal::ZERO;
         for k in m.saturating_sub(11)..=m {
-            for c in 0..6 {
-                loss[c] += self.loss[k][c];
+            for (acc, l) in loss.iter_mut().zip(&self.loss[k]) {
+                *acc += *l;
             }
             assist += self.assist[k];
         }
@@ -162,12 +165,21 @@ pub fn assess(
     }
     let mut causes: Vec<usize> = (0..6).filter(|&c| named[c]).collect();
     causes.sort_by(|&a, &b| weight[b].cmp(&weight[a]).then(a.cmp(&b)));
-    (months, causes.into_iter().map(|c| Cause::ALL[c].as_str().to_string()).collect())
+    (
+        months,
+        causes
+            .into_iter()
+            .map(|c| Cause::ALL[c].as_str().to_string())
+            .collect(),
+    )
 }
 
 /// Reads `ground_truth.ndjson`.
 pub fn load(path: &Path) -> Result<Vec<GroundTruth>, SimError> {
-    let io = |source| SimError::Io { path: path.to_path_buf(), source };
+    let io = |source| SimError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -221,7 +233,11 @@ pub fn score(truth: &[GroundTruth], alerts: &[ScoredAlert]) -> Score {
     let index: HashMap<&str, (Vec<i32>, Option<i32>)> = truth
         .iter()
         .map(|t| {
-            let below: Vec<i32> = t.below_line_months.iter().filter_map(|m| month_key(m)).collect();
+            let below: Vec<i32> = t
+                .below_line_months
+                .iter()
+                .filter_map(|m| month_key(m))
+                .collect();
             let first = t.first_below_month.as_deref().and_then(month_key);
             (t.household_code.as_str(), (below, first))
         })
@@ -232,7 +248,8 @@ pub fn score(truth: &[GroundTruth], alerts: &[ScoredAlert]) -> Score {
         s.alerts += 1;
         let entry = s.per_grade.entry(a.grade.clone()).or_insert((0, 0));
         entry.0 += 1;
-        let (Some(m), Some((below, first))) = (month_key(&a.month), index.get(a.household_code.as_str()))
+        let (Some(m), Some((below, first))) =
+            (month_key(&a.month), index.get(a.household_code.as_str()))
         else {
             continue;
         };
@@ -248,8 +265,16 @@ pub fn score(truth: &[GroundTruth], alerts: &[ScoredAlert]) -> Score {
     }
     s.fallers = index.values().filter(|(_, f)| f.is_some()).count() as u64;
     s.caught = caught.len() as u64;
-    s.precision = if s.alerts == 0 { 0.0 } else { s.true_alerts as f64 / s.alerts as f64 };
-    s.recall = if s.fallers == 0 { 0.0 } else { s.caught as f64 / s.fallers as f64 };
+    s.precision = if s.alerts == 0 {
+        0.0
+    } else {
+        s.true_alerts as f64 / s.alerts as f64
+    };
+    s.recall = if s.fallers == 0 {
+        0.0
+    } else {
+        s.caught as f64 / s.fallers as f64
+    };
     s
 }
 
@@ -270,7 +295,11 @@ mod tests {
     }
 
     fn alert(code: &str, month: &str, grade: &str) -> ScoredAlert {
-        ScoredAlert { household_code: code.into(), month: month.into(), grade: grade.into() }
+        ScoredAlert {
+            household_code: code.into(),
+            month: month.into(),
+            grade: grade.into(),
+        }
     }
 
     #[test]
@@ -282,11 +311,11 @@ mod tests {
             gt("D", &["2024-03"]),
         ];
         let alerts = vec![
-            alert("A", "2024-02", "high"),   // true (05 in [02,05]); catches A (f−3)
+            alert("A", "2024-02", "high"), // true (05 in [02,05]); catches A (f−3)
             alert("A", "2024-01", "medium"), // false: [01,04] misses; too early to catch
-            alert("B", "2024-10", "low"),    // false: after the fall; does not catch
-            alert("C", "2024-03", "low"),    // false: C never falls
-            alert("X", "2024-03", "high"),   // unknown household: false
+            alert("B", "2024-10", "low"),  // false: after the fall; does not catch
+            alert("C", "2024-03", "low"),  // false: C never falls
+            alert("X", "2024-03", "high"), // unknown household: false
             alert("D", "2024-03", "medium"), // true; catches D (f)
         ];
         let s = score(&truth, &alerts);

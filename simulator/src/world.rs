@@ -101,20 +101,29 @@ pub struct Out {
 impl Out {
     /// Empty feeds and a ledger over `months`.
     pub fn new(months: u32) -> Self {
-        Out { feeds: Feeds::new(), ledger: Ledger::new(months), counters: Counters::default() }
+        Out {
+            feeds: Feeds::new(),
+            ledger: Ledger::new(months),
+            counters: Counters::default(),
+        }
     }
 }
 
 /// Simulates one household: its roster record(s) and every feed; fills `out.ledger`.
 pub fn simulate_household<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     out.ledger.reset();
-    let first = out.feeds.roster.push(0, |buf| roster_record(buf, env, hh, hh.roster_category, 0));
+    let first = out
+        .feeds
+        .roster
+        .push(0, |buf| roster_record(buf, env, hh, hh.roster_category, 0));
     if hh.roster_category != hh.category && env.cal.months > 1 {
         // The wrongly filed category is corrected by a later upsert.
         let k = rng.random_range(1..env.cal.months);
-        out.feeds.roster.push_follower(k, first, Special::Correction, |buf| {
-            roster_record(buf, env, hh, hh.category, k)
-        });
+        out.feeds
+            .roster
+            .push_follower(k, first, Special::Correction, |buf| {
+                roster_record(buf, env, hh, hh.category, k)
+            });
     }
     employment::simulate(env, hh, rng, out);
     medical::simulate(env, hh, rng, out);
@@ -123,7 +132,13 @@ pub fn simulate_household<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &
 }
 
 /// A roster record holding from the first day of month `k`.
-fn roster_record(buf: &mut String, env: &Env, hh: &Household, category: crate::households::Category, k: u32) {
+fn roster_record(
+    buf: &mut String,
+    env: &Env,
+    hh: &Household,
+    category: crate::households::Category,
+    k: u32,
+) {
     Obj::new(buf)
         .str("household_code", &hh.code)
         .str("category", category.as_str())

@@ -1,0 +1,116 @@
+//! End to end through the real binary: simulate a small Xiaogan, replay it, and check the
+//! outputs against the simulator's ground truth and its manifest of injected bad records.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use fangpin_simulator::truth::{self, ScoredAlert};
+use regex::Regex;
+use serde_json::Value;
+
+fn fangpin(args: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(args)
+        .env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff")
+        .status()
+        .expect("fangpin runs");
+    assert!(status.success(), "fangpin {args:?} failed");
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display()))).collect()
+}
+
+#[test]
+fn a_small_simulated_world_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = tmp.path().join("world");
+    let out = tmp.path().join("out");
+    let (w, o) = (world.to_str().unwrap(), out.to_str().unwrap());
+    fangpin(&["simulate", "--households", "3000", "--seed", "7", "--out", w]);
+    fangpin(&["run", "--from-dir", w, "--out", o, "--batch-size", "20000"]);
+
+    // Every injected bad record is dead-lettered with the reason the simulator expects, and
+    // nothing else is.
+    let mut expected = BTreeMap::new();
+    for m in lines(&world.join("dirty_manifest.ndjson")) {
+        if let Some(reason) = m["expected_reason"].as_str() {
+            expected.insert((m["topic"].as_str().unwrap().to_owned(), m["line"].as_u64().unwrap()), reason.to_owned());
+        }
+    }
+    assert!(expected.len() > 100, "the simulator injected too few bad records to test: {}", expected.len());
+    let mut got = BTreeMap::new();
+    for d in lines(&out.join("dead_letter.ndjson")) {
+        got.insert((d["topic"].as_str().unwrap().to_owned(), d["offset"].as_u64().unwrap()), d["reason"].as_str().unwrap().to_owned());
+    }
+    let reasons: BTreeSet<&String> = expected.values().collect();
+    for reason in ["malformed_json", "missing_field", "wrong_type", "invalid_value", "bad_id_card", "amounts_do_not_add_up", "unknown_household"] {
+        assert!(reasons.contains(&reason.to_owned()), "the world has no {reason} record to test");
+    }
+    let mismatched: Vec<_> = expected.iter().filter(|(k, r)| got.get(*k) != Some(r)).take(5).collect();
+    assert!(mismatched.is_empty(), "bad records not dead-lettered as expected (first 5): {mismatched:?}");
+    let unexpected: Vec<_> = got.iter().filter(|(k, _)| !expected.contains_key(*k)).take(5).collect();
+    assert!(unexpected.is_empty(), "valid records dead-lettered (first 5): {unexpected:?}");
+
+    // Alerts: routed by grade, and measured against ground truth.
+    let door = lines(&out.join("verify.door_visit.ndjson"));
+    let phone = lines(&out.join("verify.phone.ndjson"));
+    assert!(door.iter().all(|a| a["grade"] == "high"));
+    assert!(phone.iter().all(|a| a["grade"] != "high"));
+    let alerts: Vec<ScoredAlert> = door
+        .iter()
+        .chain(&phone)
+        .map(|a| ScoredAlert {
+            household_code: a["household_code"].as_str().unwrap().to_owned(),
+            month: a["month"].as_str().unwrap().to_owned(),
+            grade: a["grade"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    let truth = truth::load(&world.join("ground_truth.ndjson")).unwrap();
+    let score = truth::score(&truth, &alerts);
+    assert!(score.fallers >= 50, "too few households fall below the line to measure: {}", score.fallers);
+    let (high, high_true) = score.per_grade.get("high").copied().unwrap_or_default();
+    let high_precision = high_true as f64 / high.max(1) as f64;
+    assert!(high_precision >= 0.9, "high-grade precision {high_precision:.3} ({high_true} of {high})");
+    assert!(score.recall >= 0.85, "recall {:.3} ({} of {})", score.recall, score.caught, score.fallers);
+    // Door visits are not wasted: there are fewer of them than households really falling.
+    assert!(door.len() as u64 <= 2 * score.fallers, "{} door visits for {} fallers", door.len(), score.fallers);
+
+    // Every alert explains itself in figures.
+    for a in door.iter().chain(&phone) {
+        let reasons = a["reasons"].as_array().unwrap();
+        assert!(!reasons.is_empty() && reasons.iter().all(|r| r["text"].as_str().unwrap().chars().any(|c| c.is_ascii_digit())), "{a}");
+    }
+
+    // No resident ID number from the inputs appears in any output, whole or as a 15+ digit run.
+    let id = Regex::new(r"\b[0-9]{17}[0-9X]\b").unwrap();
+    let mut ids = BTreeSet::new();
+    for entry in std::fs::read_dir(&world).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        ids.extend(id.find_iter(&text).map(|m| m.as_str().to_owned()));
+    }
+    assert!(ids.len() > 1000, "expected the world to carry many ID numbers, found {}", ids.len());
+    let long_run = Regex::new(r"[0-9]{15,}").unwrap();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!long_run.is_match(&text), "{} holds a 15+ digit run", path.display());
+        for i in &ids {
+            assert!(!text.contains(&i[..17]), "{} leaks an ID number", path.display());
+        }
+    }
+
+    // A replay of the same files gives the same alert ids.
+    let again = tmp.path().join("again");
+    fangpin(&["run", "--from-dir", w, "--out", again.to_str().unwrap(), "--batch-size", "20000"]);
+    let ids_of = |dir: &Path| -> BTreeSet<String> {
+        ["verify.door_visit.ndjson", "verify.phone.ndjson"]
+            .iter()
+            .flat_map(|f| lines(&dir.join(f)))
+            .map(|a| a["alert_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids_of(&out), ids_of(&again));
+}

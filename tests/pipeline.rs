@@ -1,0 +1,158 @@
+//! The pipeline's handling of time and corrections, on hand-made records: late records that
+//! complete a pair, reversals that break one, duplicates, unknown households, dead letters.
+
+use fangpin_connectors::topic::output;
+use fangpin_connectors::Topic;
+use serde_json::{json, Value};
+
+use crate::support::{id_card, pipeline, record, MemorySink};
+
+const HOUSEHOLD: &str = "420922101201-0042";
+
+fn roster() -> Value {
+    json!({"household_code": HOUSEHOLD, "category": "stable_alleviated", "members": 3, "labor_count": 2,
+           "head_age": 52, "disabled_members": 0, "chronic_patients": 1, "industries": ["tea"],
+           "baseline_income": "36000.00", "insured": true, "effective_date": "2024-01-01"})
+}
+
+/// An inpatient bill of `oop` out of pocket settled in `month` (day 15, China time).
+fn bill(id: &str, month: &str, oop: u32, status: &str) -> Value {
+    json!({"settlement_id": id, "status": status, "household_code": HOUSEHOLD, "id_card": id_card("19700101", 7),
+           "settle_time": format!("{month}-15T10:00:00+08:00"), "visit_type": "inpatient",
+           "total_cost": format!("{}.00", oop * 4), "fund_paid": format!("{}.00", oop * 3),
+           "critical_illness_paid": "0.00", "assistance_paid": "0.00", "out_of_pocket": format!("{oop}.00")})
+}
+
+fn health_hits(p: &fangpin_pipelines::Pipeline) -> Vec<String> {
+    p.last_hits().iter().filter(|h| h.code == "health_two_months").map(|h| h.month.to_string()).collect()
+}
+
+#[tokio::test]
+async fn a_late_record_completes_the_pair() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    p.process(vec![record(Topic::Roster, 1, roster())], &mut sink).await.unwrap();
+    p.process(vec![record(Topic::Medical, 1, bill("S2", "2024-07", 2000, "settled"))], &mut sink).await.unwrap();
+    assert!(health_hits(&p).is_empty(), "one month alone must not fire");
+    // June's bill arrives after July's: re-evaluating June onwards completes the pair in July.
+    let alerts = p.process(vec![record(Topic::Medical, 2, bill("S1", "2024-06", 2000, "settled"))], &mut sink).await.unwrap();
+    assert_eq!(health_hits(&p), vec!["2024-07"]);
+    let alert = alerts.iter().find(|a| a.month == "2024-07").expect("an alert for July");
+    assert!(alert.reasons.iter().any(|r| r.code == "health_two_months" && r.text.contains("67%")), "{alert:?}");
+    assert_eq!(sink.of(&alert.queue).len(), alerts.iter().filter(|a| a.queue == alert.queue).count());
+}
+
+#[tokio::test]
+async fn a_reversal_removes_the_cost_and_breaks_the_pair() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let first = vec![
+        record(Topic::Roster, 1, roster()),
+        record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "settled")),
+        record(Topic::Medical, 2, bill("S2", "2024-07", 2000, "settled")),
+    ];
+    p.process(first, &mut sink).await.unwrap();
+    assert_eq!(health_hits(&p), vec!["2024-07"]);
+    p.process(vec![record(Topic::Medical, 3, bill("S1", "2024-06", 2000, "reversed"))], &mut sink).await.unwrap();
+    assert!(health_hits(&p).is_empty(), "after the reversal June has no cost: {:?}", health_hits(&p));
+    // The same reversal again is a duplicate, not a second cancellation.
+    p.process(vec![record(Topic::Medical, 4, bill("S1", "2024-06", 2000, "reversed"))], &mut sink).await.unwrap();
+    assert_eq!(p.stats().duplicates, 1);
+}
+
+#[tokio::test]
+async fn a_reversal_before_its_settlement_cancels_it_when_it_comes() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let records = vec![
+        record(Topic::Roster, 1, roster()),
+        record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "reversed")),
+        record(Topic::Medical, 2, bill("S1", "2024-06", 2000, "settled")),
+        record(Topic::Medical, 3, bill("S2", "2024-07", 2000, "settled")),
+        record(Topic::Medical, 4, bill("S9", "2024-07", 10, "reversed")),
+    ];
+    p.process(records, &mut sink).await.unwrap();
+    assert!(health_hits(&p).is_empty());
+    p.finish(&mut sink).unwrap();
+    let letters = sink.of(output::DEAD_LETTER);
+    assert_eq!(letters.len(), 1, "only S9 never found its settlement: {letters:?}");
+    assert_eq!(letters[0]["reason"], "orphan_reversal");
+    assert_eq!(letters[0]["offset"], 4);
+}
+
+#[tokio::test]
+async fn records_wait_for_their_household_and_the_unmatched_are_dead_lettered() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut stranger = bill("S1", "2024-06", 2000, "settled");
+    stranger["household_code"] = json!("420922101201-9999");
+    let records = vec![
+        record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "settled")),
+        record(Topic::Medical, 2, bill("S2", "2024-07", 2000, "settled")),
+        record(Topic::Medical, 3, stranger),
+    ];
+    p.process(records, &mut sink).await.unwrap();
+    assert!(health_hits(&p).is_empty(), "nothing can be judged before the roster entry");
+    p.process(vec![record(Topic::Roster, 1, roster())], &mut sink).await.unwrap();
+    assert_eq!(health_hits(&p), vec!["2024-07"], "the waiting bills were applied when the household appeared");
+    p.finish(&mut sink).unwrap();
+    let letters = sink.of(output::DEAD_LETTER);
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0]["reason"], "unknown_household");
+    let payload = letters[0]["payload"].as_str().unwrap();
+    assert!(!payload.contains(&id_card("19700101", 7)) && payload.contains("[id-masked]"), "{payload}");
+}
+
+#[tokio::test]
+async fn bad_records_are_dead_lettered_with_their_reason_and_the_run_goes_on() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut unbalanced = bill("S3", "2024-07", 2000, "settled");
+    unbalanced["out_of_pocket"] = json!("1999.99");
+    let mut bad_id = bill("S4", "2024-07", 2000, "settled");
+    let id = id_card("19700101", 7);
+    let wrong = if id.ends_with('1') { "2" } else { "1" };
+    bad_id["id_card"] = json!(format!("{}{wrong}", &id[..17]));
+    let mut missing = roster();
+    missing.as_object_mut().unwrap().remove("members");
+    let mut mistyped = roster();
+    mistyped["baseline_income"] = json!(36000.0);
+    let mut invalid = roster();
+    invalid["category"] = json!("rich");
+    let records = vec![
+        record(Topic::Roster, 1, roster()),
+        fangpin_connectors::SourceRecord {
+            topic: Topic::Medical,
+            source: std::sync::Arc::from("test"),
+            offset: 1,
+            payload: format!("{{\"settlement_id\": \"S5\", \"id_card\": \"{id}\"").into_bytes(),
+        },
+        record(Topic::Medical, 2, unbalanced),
+        record(Topic::Medical, 3, bad_id),
+        record(Topic::Roster, 2, missing),
+        record(Topic::Roster, 3, mistyped),
+        record(Topic::Roster, 4, invalid),
+        record(Topic::Medical, 4, bill("S1", "2024-06", 2000, "settled")),
+        record(Topic::Medical, 5, bill("S1", "2024-06", 2000, "settled")),
+    ];
+    p.process(records, &mut sink).await.unwrap();
+    let reasons: Vec<(&str, u64)> = sink
+        .of(output::DEAD_LETTER)
+        .iter()
+        .map(|l| (l["reason"].as_str().unwrap(), l["offset"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("malformed_json", 1),
+            ("amounts_do_not_add_up", 2),
+            ("bad_id_card", 3),
+            ("missing_field", 2),
+            ("wrong_type", 3),
+            ("invalid_value", 4)
+        ]
+    );
+    assert_eq!(p.stats().duplicates, 1);
+    let all = serde_json::to_string(sink.of(output::DEAD_LETTER)).unwrap();
+    assert!(!all.contains(&id[..17]), "an ID number leaked into the dead letters");
+}
