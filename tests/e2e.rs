@@ -75,8 +75,14 @@ fn a_small_simulated_world_end_to_end() {
     let high_precision = high_true as f64 / high.max(1) as f64;
     assert!(high_precision >= 0.9, "high-grade precision {high_precision:.3} ({high_true} of {high})");
     assert!(score.recall >= 0.85, "recall {:.3} ({} of {})", score.recall, score.caught, score.fallers);
-    // Door visits are not wasted: there are fewer of them than households really falling.
-    assert!(door.len() as u64 <= 2 * score.fallers, "{} door visits for {} fallers", door.len(), score.fallers);
+    // Door visits go to the households that fall, not to many more.
+    let visited: BTreeSet<&str> = door.iter().map(|a| a["household_code"].as_str().unwrap()).collect();
+    assert!(
+        visited.len() as f64 <= 1.2 * score.fallers as f64,
+        "{} households visited for {} fallers",
+        visited.len(),
+        score.fallers
+    );
 
     // Every alert explains itself in figures.
     for a in door.iter().chain(&phone) {

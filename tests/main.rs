@@ -2,5 +2,6 @@
 
 mod e2e;
 mod golden;
+mod metrics;
 mod pipeline;
 mod support;

@@ -47,7 +47,8 @@ pub fn queue_for(grade: Grade) -> &'static str {
     }
 }
 
-/// The deterministic id of an alert: a hash of household, month and sorted reason codes.
+/// The deterministic id of an alert: a hash of household, month and sorted reason codes,
+/// written `xxxxxxxx-xxxxxxxx-xxxxxxxx`.
 pub fn alert_id(household: &str, month: Month, codes: &[&str]) -> String {
     let mut codes = codes.to_vec();
     codes.sort_unstable();
@@ -60,7 +61,10 @@ pub fn alert_id(household: &str, month: Month, codes: &[&str]) -> String {
         h.update(b"|");
         h.update(c.as_bytes());
     }
-    hex::encode(&h.finalize()[..12])
+    // Groups of 8 hex digits: an id can never look like a resident ID number (a run of 15+
+    // digits), which the privacy checks on every output look for.
+    let digest = h.finalize();
+    digest[..12].chunks(4).map(hex::encode).collect::<Vec<_>>().join("-")
 }
 
 /// The last alert raised for a household.

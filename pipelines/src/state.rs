@@ -61,10 +61,6 @@ impl State {
         if let Event::Roster(entry) = event {
             return Outcome::Applied(self.upsert_roster(code, entry));
         }
-        if let Event::Outcome(_) = event {
-            // Verification outcomes are labels for the data team, not household figures.
-            return Outcome::Applied(Applied::NotHousehold);
-        }
         let month = event.month();
         if self.newest.is_some_and(|n| month.index() < n.index() - self.history_months) {
             return Outcome::BeyondWindow;
@@ -73,6 +69,8 @@ impl State {
             self.parked.entry(code).or_default().push((provenance(), event));
             return Outcome::Parked;
         };
+        // Verification outcomes are labels for the data team, not household figures: the
+        // household apply ignores them once it is known to exist.
         let applied = household.apply(event);
         if let Applied::Changed(m) | Applied::Corrected(m) = applied {
             self.see_month(m);
