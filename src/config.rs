@@ -28,6 +28,8 @@ struct PipelineSection {
     batch_size: Option<usize>,
     /// Directory of indicator `.sql` files replacing the built-in set.
     indicators_dir: Option<PathBuf>,
+    /// The model registry (default `models/registry`).
+    models_dir: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -41,6 +43,9 @@ struct PrivacySection {
 pub struct Overrides {
     pub batch_size: Option<usize>,
     pub indicators: Option<PathBuf>,
+    pub models: Option<PathBuf>,
+    pub rules_only: bool,
+    pub features_out: Option<PathBuf>,
 }
 
 /// The effective settings of a run.
@@ -50,6 +55,12 @@ pub struct Settings {
     pub batch_size: usize,
     pub indicators_dir: Option<PathBuf>,
     pub pseudonym_key_file: Option<PathBuf>,
+    /// The model registry whose promoted model grades.
+    pub models_dir: PathBuf,
+    /// Grade with the rules only, even when a model is promoted.
+    pub rules_only: bool,
+    /// Where to write feature snapshots (Parquet), if anywhere.
+    pub features_out: Option<PathBuf>,
 }
 
 impl Settings {
@@ -68,6 +79,9 @@ impl Settings {
             batch_size: file.pipeline.batch_size.unwrap_or(100_000),
             indicators_dir: file.pipeline.indicators_dir,
             pseudonym_key_file: file.privacy.pseudonym_key_file,
+            models_dir: file.pipeline.models_dir.unwrap_or_else(|| PathBuf::from("models/registry")),
+            rules_only: overrides.rules_only,
+            features_out: overrides.features_out.clone(),
         };
         if let Ok(v) = std::env::var("FANGPIN_POVERTY_LINE") {
             s.poverty_line = v.parse().with_context(|| format!("FANGPIN_POVERTY_LINE={v} is not a number"))?;
@@ -80,6 +94,9 @@ impl Settings {
         }
         if let Some(d) = &overrides.indicators {
             s.indicators_dir = Some(d.clone());
+        }
+        if let Some(d) = &overrides.models {
+            s.models_dir = d.clone();
         }
         if s.poverty_line <= Decimal::ZERO {
             bail!("poverty_line must be positive, got {}", s.poverty_line);

@@ -2,6 +2,7 @@
 //! the member crates (`connectors/`, `pipelines/`, `models/`, `simulator/`).
 
 mod config;
+mod model_cmd;
 mod replay;
 mod summary;
 
@@ -28,6 +29,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Replay a directory of contract files through the pipeline.
     Run(RunArgs),
+    /// Train, evaluate, list and promote risk models.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
 }
 
 #[derive(Args)]
@@ -90,6 +94,19 @@ struct PipelineArgs {
     /// Directory of indicator `.sql` files replacing the built-in set.
     #[arg(long)]
     indicators: Option<PathBuf>,
+    /// Model registry whose promoted model grades (default `models/registry`).
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// Grade with the rules only, even when a model is promoted.
+    #[arg(long)]
+    rules_only: bool,
+    /// Write every graded household-month's features to Parquet under DIR, by month.
+    #[arg(long, value_name = "DIR")]
+    features_out: Option<PathBuf>,
+    /// With --metrics-addr: keep serving the final metrics for SECS seconds after the run ends,
+    /// so that a Prometheus scrape sees them.
+    #[arg(long, value_name = "SECS")]
+    linger: Option<u64>,
 }
 
 fn main() -> Result<()> {
@@ -118,8 +135,10 @@ fn main() -> Result<()> {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let report = runtime.block_on(replay::run(&settings, &args.from_dir, &args.out, args.pipeline.metrics_addr))?;
             summary::print(&report, None);
+            args.pipeline.linger();
             Ok(())
         }
+        Command::Model(command) => runtime.block_on(model_cmd::run(command)),
         Command::Demo(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let world = world_config(&args.world);
@@ -130,14 +149,35 @@ fn main() -> Result<()> {
             let report = runtime.block_on(replay::run(&settings, &world_dir, &queues, args.pipeline.metrics_addr))?;
             let truth = summary::score_against_truth(&world_dir.join("ground_truth.ndjson"), &report)?;
             summary::print(&report, Some((&sim, &truth)));
+            args.pipeline.linger();
             Ok(())
         }
     }
 }
 
 impl PipelineArgs {
+    /// Keeps the process, and with it the metrics endpoint's thread, alive for `--linger`.
+    fn linger(&self) {
+        match (self.linger, self.metrics_addr) {
+            (Some(secs), Some(_)) if secs > 0 => {
+                // The summary may sit in a pipe's buffer: let its reader have it now.
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                eprintln!("run finished; serving its final metrics for {secs} s");
+                std::thread::sleep(std::time::Duration::from_secs(secs));
+            }
+            (Some(_), None) => tracing::warn!("--linger has no effect without --metrics-addr"),
+            _ => {}
+        }
+    }
+
     fn overrides(&self) -> config::Overrides {
-        config::Overrides { batch_size: self.batch_size, indicators: self.indicators.clone() }
+        config::Overrides {
+            batch_size: self.batch_size,
+            indicators: self.indicators.clone(),
+            models: self.models.clone(),
+            rules_only: self.rules_only,
+            features_out: self.features_out.clone(),
+        }
     }
 }
 

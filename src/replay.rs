@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, DirSink, FileSource, Pseudonymiser};
 use fangpin_models::RulesGrader;
+use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
 use fangpin_pipelines::{indicators, metrics, Metrics, Pipeline, PipelineConfig, RunStats};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -54,8 +55,16 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr:
         eprintln!("serving metrics at http://{bound}/metrics");
     }
     let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser);
-    let mut pipeline = Pipeline::new(config, decoder, Arc::new(RulesGrader::default()), metrics)?;
+    let mut pipeline = Pipeline::new(config, decoder, grader_source(settings)?, metrics)?;
+    if !settings.rules_only {
+        // The rules grade beside the model, so every summary and snapshot can compare them.
+        pipeline = pipeline.with_shadow(Arc::new(RulesGrader::default()));
+    }
+    if let Some(dir) = &settings.features_out {
+        pipeline = pipeline.with_snapshots(dir)?;
+    }
     let mut source = FileSource::open(from_dir)?;
+    let mut lag = metrics::source::SourceLag::new(pipeline.metrics(), from_dir, &source.topics());
     for ignored in source.ignored_files() {
         tracing::debug!("not a contract topic, skipped: {}", ignored.display());
     }
@@ -66,13 +75,30 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr:
     );
     let started = Instant::now();
     while let Some(batch) = source.next_batch(settings.batch_size)? {
+        lag.observe(&batch);
         let alerts = pipeline.process(batch, &mut sink).await?;
         bar.set_position(source.progress().0);
         bar.set_message(format!("{} alerts", pipeline.stats().alerted.len().max(alerts.len())));
     }
+    lag.finish();
     pipeline.finish(&mut sink)?;
     bar.finish_and_clear();
     Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out: out.to_owned() })
+}
+
+/// The promoted model of the registry, or the rules when asked for or when none is promoted.
+fn grader_source(settings: &Settings) -> Result<GraderSource> {
+    if settings.rules_only {
+        return Ok(GraderSource::Fixed(Arc::new(RulesGrader::default())));
+    }
+    let registry = Registry::open(&settings.models_dir);
+    let promoted = PromotedModel::open(registry)
+        .with_context(|| format!("serving the promoted model of {}", settings.models_dir.display()))?;
+    match promoted.serving() {
+        Some(v) => eprintln!("grading with model {v} from {}", settings.models_dir.display()),
+        None => tracing::warn!("no model promoted in {}: grading with the rules", settings.models_dir.display()),
+    }
+    Ok(GraderSource::Promoted(promoted))
 }
 
 /// The pseudonymisation key: a key file from the configuration, else `FANGPIN_PSEUDONYM_KEY`,

@@ -10,24 +10,36 @@ use fangpin_simulator::SimSummary;
 
 use crate::replay::Report;
 
-/// Scores the run's alerts against the simulator's ground truth.
-pub fn score_against_truth(path: &Path, report: &Report) -> Result<Score> {
+/// The served grader's and the shadow rules' alerts, scored against the simulator's truth.
+pub struct Scores {
+    pub served: Score,
+    pub served_urgent: Score,
+    pub shadow: Option<(Score, Score)>,
+}
+
+/// Scores the run's alerts (and its shadow grader's) against the simulator's ground truth.
+/// The urgent scores count high and medium alerts only: the ones a fall must not escape.
+pub fn score_against_truth(path: &Path, report: &Report) -> Result<Scores> {
     let truth = truth::load(path).with_context(|| format!("reading ground truth {}", path.display()))?;
-    let alerts: Vec<ScoredAlert> = report
-        .stats
-        .alerted
-        .iter()
-        .map(|(household, month, grade)| ScoredAlert {
-            household_code: household.clone(),
-            month: month.clone(),
-            grade: grade.code().to_owned(),
-        })
-        .collect();
-    Ok(truth::score(&truth, &alerts))
+    let score = |alerted: &[(String, String, Grade)], urgent_only: bool| {
+        let alerts: Vec<ScoredAlert> = alerted
+            .iter()
+            .filter(|(_, _, g)| !urgent_only || *g >= Grade::Medium)
+            .map(|(household, month, grade)| ScoredAlert {
+                household_code: household.clone(),
+                month: month.clone(),
+                grade: grade.code().to_owned(),
+            })
+            .collect();
+        truth::score(&truth, &alerts)
+    };
+    let s = &report.stats;
+    let shadow = (!s.shadow_alerted.is_empty()).then(|| (score(&s.shadow_alerted, false), score(&s.shadow_alerted, true)));
+    Ok(Scores { served: score(&s.alerted, false), served_urgent: score(&s.alerted, true), shadow })
 }
 
 /// Prints the summary of a replay, with the world and its score when it was simulated.
-pub fn print(report: &Report, simulated: Option<(&SimSummary, &Score)>) {
+pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
     let s = &report.stats;
     let read: u64 = s.records_in.values().sum();
     let rejected: u64 = s.dead_letters.values().sum();
@@ -62,20 +74,37 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Score)>) {
     }
     let totals = by_county.values().fold([0u64; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]]);
     println!("  {:<22} {:>8} {:>8} {:>8}", "total", totals[0], totals[1], totals[2]);
-    if let Some((_, score)) = simulated {
-        println!("against the simulator's ground truth:");
-        println!(
-            "  precision {:.3} ({} of {} alerts precede or fall in a month below the line within 3 months)",
-            score.precision, score.true_alerts, score.alerts
-        );
-        println!(
-            "  recall    {:.3} ({} of {} households that fell below the line were alerted by the month they fell)",
-            score.recall, score.caught, score.fallers
-        );
-        for (grade, (alerts, true_alerts)) in &score.per_grade {
-            let p = if *alerts == 0 { 0.0 } else { *true_alerts as f64 / *alerts as f64 };
-            println!("  {grade:<7} precision {p:.3} ({true_alerts} of {alerts})");
+    if let Some((_, scores)) = simulated {
+        println!("against the simulator's ground truth (an alert is true when its household is below the line");
+        println!("in its month or the three after; a fall is caught by an alert in the three months before it, or in it):");
+        let mut columns = vec![(format!("served: {}", s.grader), &scores.served, &scores.served_urgent)];
+        if let Some((all, urgent)) = &scores.shadow {
+            columns.push(("shadow: rules".to_owned(), all, urgent));
         }
+        print!("  {:<34}", "");
+        for (name, _, _) in &columns {
+            print!(" {name:>22}");
+        }
+        println!();
+        let row = |label: &str, f: &dyn Fn(&Score, &Score) -> String| {
+            print!("  {label:<34}");
+            for (_, all, urgent) in &columns {
+                print!(" {:>22}", f(all, urgent));
+            }
+            println!();
+        };
+        let grade = |s: &Score, g: &str| s.per_grade.get(g).copied().unwrap_or_default();
+        let precision = |(n, t): (u64, u64)| if n == 0 { "-".to_owned() } else { format!("{:.3} ({t}/{n})", t as f64 / n as f64) };
+        row("high precision", &|a, _| precision(grade(a, "high")));
+        row("medium precision", &|a, _| precision(grade(a, "medium")));
+        row("low precision", &|a, _| precision(grade(a, "low")));
+        row("recall, high or medium alert", &|_, u| format!("{:.3} ({}/{})", u.recall, u.caught, u.fallers));
+        row("recall, any alert", &|a, _| format!("{:.3} ({}/{})", a.recall, a.caught, a.fallers));
+        row("F1, high or medium alerts", &|_, u| {
+            let f1 = if u.precision + u.recall > 0.0 { 2.0 * u.precision * u.recall / (u.precision + u.recall) } else { 0.0 };
+            format!("{f1:.3}")
+        });
+        row("alerts", &|a, _| a.alerts.to_string());
     }
     println!("queues and dead letters: {}", report.out.display());
 }

@@ -3,5 +3,6 @@
 mod e2e;
 mod golden;
 mod metrics;
+mod observability;
 mod pipeline;
 mod support;

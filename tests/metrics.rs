@@ -48,7 +48,8 @@ async fn metrics_are_served_and_carry_no_personal_data() {
     let response = get(addr, "/metrics");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     for expected in [
-        format!("{}{{topic=\"dept.medical.settlements\"}} 2", names::RECORDS_IN),
+        format!("{}{{outcome=\"applied\",topic=\"dept.medical.settlements\"}} 1", names::RECORDS_IN),
+        format!("{}{{outcome=\"dead_letter\",topic=\"dept.medical.settlements\"}} 1", names::RECORDS_IN),
         format!("{}{{reason=\"malformed_json\",topic=\"dept.medical.settlements\"}} 1", names::DEAD_LETTERS),
         format!("{}{{county=\"420921\",grade=\"high\",queue=\"verify.door_visit\"}} 1", names::ALERTS),
         format!("{}_count{{stage=\"sql\"}} 1", names::BATCH_DURATION),

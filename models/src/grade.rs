@@ -62,6 +62,8 @@ pub struct GradingInput {
     pub poverty_line: Decimal,
     /// Indicators that fired for this household-month.
     pub hits: Vec<IndicatorHit>,
+    /// The pipeline's feature vector for this household-month (see the pipeline's feature list).
+    pub features: Vec<f64>,
 }
 
 /// A reason attached to an alert: a stable code and a sentence with figures.

@@ -116,6 +116,7 @@ mod tests {
             per_capita_income: Decimal::from(per_capita),
             poverty_line: Decimal::from(8_000),
             hits: codes.iter().map(|c| IndicatorHit { code: c.to_string(), detail: format!("{c} fired") }).collect(),
+            features: Vec::new(),
         }
     }
 

@@ -19,10 +19,11 @@ use fangpin_connectors::event::Month;
 use rust_decimal::Decimal;
 
 use crate::error::PipelineError;
+use crate::features::FeatureRow;
 use crate::table;
 
 /// The features view every indicator reads.
-const FEATURES_SQL: &str = include_str!("../sql/household_features.sql");
+pub(crate) const FEATURES_SQL: &str = include_str!("../sql/household_features.sql");
 
 /// The indicators shipped with fangpin, compiled in so the binary works from anywhere.
 const BUILTIN: [(&str, &str); 7] = [
@@ -80,8 +81,12 @@ pub struct Hit {
 pub struct Evaluation {
     /// Every indicator hit, sorted by household, month and code.
     pub hits: Vec<Hit>,
+    /// The household-months reported on (from each household's `eval_from`), sorted.
+    pub evaluated: Vec<(String, Month)>,
     /// Estimated per-capita disposable income of each evaluated household-month.
     pub per_capita_income: HashMap<(String, Month), Decimal>,
+    /// The feature columns of every row, history included (trends look back).
+    pub feature_rows: HashMap<(String, Month), FeatureRow>,
 }
 
 /// Runs the indicators over batches of household-months.
@@ -114,6 +119,9 @@ impl Engine {
         self.register("household_months", split(months))?;
         let features = self.ctx.sql(FEATURES_SQL).await?.collect().await?;
         let per_capita_income = per_capita(&features)?;
+        let feature_rows = crate::features::read_rows(&features)?;
+        let mut evaluated: Vec<(String, Month)> = per_capita_income.keys().cloned().collect();
+        evaluated.sort_unstable();
         self.register("household_features", features.into_iter().map(|b| vec![b]).collect())?;
         let mut hits = Vec::new();
         for indicator in &self.indicators {
@@ -129,7 +137,7 @@ impl Engine {
             }
         }
         hits.sort_unstable();
-        Ok(Evaluation { hits, per_capita_income })
+        Ok(Evaluation { hits, evaluated, per_capita_income, feature_rows })
     }
 
     fn register(&self, name: &str, partitions: Vec<Vec<RecordBatch>>) -> Result<(), PipelineError> {

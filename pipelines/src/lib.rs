@@ -9,19 +9,27 @@
 //! - [`table`]: the `household_months` Arrow table the SQL reads.
 //! - [`indicators`]: the SQL files (`indicators/*.sql`, `sql/household_features.sql`) and the
 //!   engine that runs them with one reused DataFusion context.
+//! - [`features`]: the model's versioned feature vector per household-month.
 //! - [`alerts`]: the alert record, deterministic ids, routing, the follow-up policy.
+//! - [`registry`]: model versions on disk, promotion, and the hot-reloading grader source.
+//! - [`snapshot`]: feature snapshots to Parquet, partitioned by month.
+//! - [`training`]: snapshots joined with labels in SQL, for training and evaluation.
 //! - [`pipeline`]: the micro-batch loop tying it together.
 //! - [`metrics`]: every Prometheus metric and the `/metrics` endpoint.
 //! - [`error`]: the crate's error type.
 
 pub mod alerts;
 pub mod error;
+pub mod features;
 pub mod indicators;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
+pub mod registry;
+pub mod snapshot;
 pub mod state;
 pub mod table;
+pub mod training;
 
 pub use alerts::Alert;
 pub use error::PipelineError;

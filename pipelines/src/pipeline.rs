@@ -5,7 +5,7 @@
 //! roster entry; at the end of a replay ([`Pipeline::finish`]) those still waiting, and
 //! reversals whose settlement never came, are dead-lettered too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,6 +13,10 @@ use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{mask_id_numbers, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
 use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
+
+use crate::features;
+use crate::registry::GraderSource;
+use crate::snapshot::{SnapshotRow, SnapshotWriter};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -20,7 +24,7 @@ use crate::alerts::{Alert, AlertBook, GraderStamp};
 use crate::error::PipelineError;
 use crate::indicators::{Engine, Evaluation, Hit, Indicator};
 use crate::ledger::Applied;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RecordOutcome};
 use crate::state::{Outcome, Provenance, State};
 use crate::table::{self, MonthRow};
 
@@ -55,6 +59,16 @@ pub struct RunStats {
     pub indicator_hits: BTreeMap<String, u64>,
     /// Household, risk month and grade of every alert raised, for scoring against ground truth.
     pub alerted: Vec<(String, String, Grade)>,
+    /// The same for the shadow grader's alerts, which are recorded but never sent.
+    pub shadow_alerted: Vec<(String, String, Grade)>,
+    /// Grader name and version stamped on the last alerts.
+    pub grader: String,
+}
+
+/// A second grader run beside the served one, for comparison: its alerts are only counted.
+struct Shadow {
+    grader: Arc<dyn Grader>,
+    book: AlertBook,
 }
 
 /// A reversal that arrived before its settlement.
@@ -69,7 +83,9 @@ pub struct Pipeline {
     decoder: Decoder,
     state: State,
     engine: Engine,
-    grader: Arc<dyn Grader>,
+    grader: GraderSource,
+    shadow: Option<Shadow>,
+    snapshots: Option<SnapshotWriter>,
     book: AlertBook,
     metrics: Metrics,
     stats: RunStats,
@@ -83,14 +99,21 @@ impl Pipeline {
     pub fn new(
         config: PipelineConfig,
         decoder: Decoder,
-        grader: Arc<dyn Grader>,
+        grader: GraderSource,
         metrics: Metrics,
     ) -> Result<Pipeline, PipelineError> {
+        let mut grader = grader;
+        let serving = grader.current();
+        // The rules grader reads indicator hits only; "rules-v1" names that feature set until
+        // models carry their own feature version.
+        metrics.set_model(serving.name(), serving.version(), "rules-v1");
         Ok(Pipeline {
             decoder,
             state: State::new(config.history_months),
             engine: Engine::new(config.indicators, config.poverty_line)?,
             grader,
+            shadow: None,
+            snapshots: None,
             book: AlertBook::default(),
             metrics,
             stats: RunStats::default(),
@@ -98,6 +121,18 @@ impl Pipeline {
             poverty_line: config.poverty_line,
             last_hits: Vec::new(),
         })
+    }
+
+    /// Also grades with `grader`, counting its alerts in [`RunStats::shadow_alerted`] only.
+    pub fn with_shadow(mut self, grader: Arc<dyn Grader>) -> Pipeline {
+        self.shadow = Some(Shadow { grader, book: AlertBook::default() });
+        self
+    }
+
+    /// Writes every graded household-month's features to Parquet under `dir`.
+    pub fn with_snapshots(mut self, dir: &std::path::Path) -> Result<Pipeline, PipelineError> {
+        self.snapshots = Some(SnapshotWriter::create(dir)?);
+        Ok(self)
     }
 
     /// Counts so far.
@@ -117,13 +152,14 @@ impl Pipeline {
 
     /// Processes one micro-batch and writes its alerts and dead letters to `sink`.
     pub async fn process(&mut self, records: Vec<SourceRecord>, sink: &mut dyn Sink) -> Result<Vec<Alert>, PipelineError> {
-        let clock = Instant::now();
+        let read_at = Instant::now();
+        self.metrics.observe_read(&records);
+        let clock = read_at;
         let latest_allowed = Month::of_instant(&chrono::Utc::now().with_timezone(&china_time())).plus(1);
         let mut events = Vec::with_capacity(records.len());
         for record in records {
             let topic = record.topic.name();
             *self.stats.records_in.entry(topic.to_owned()).or_default() += 1;
-            self.metrics.records_in.with_label_values(&[topic]).inc();
             match self.decoder.decode(record.topic, &record.payload) {
                 Ok(event) if event.month() > latest_allowed => {
                     let rejection = Rejection::whole(RejectReason::InvalidValue, "the record's month lies in the future");
@@ -133,6 +169,7 @@ impl Pipeline {
                 Err(rejection) => self.dead_letter(sink, &record, &rejection)?,
             }
         }
+        self.metrics.observe_event_times(events.iter().map(|(r, e)| (r.topic.name(), e.month())));
         self.observe("decode", clock);
 
         let clock = Instant::now();
@@ -140,7 +177,7 @@ impl Pipeline {
             self.apply(sink, record, event)?;
         }
         self.state.prune();
-        self.metrics.state_households.set(self.state.household_count() as i64);
+        self.metrics.observe_state(&self.state, self.waiting_reversals.len());
         self.observe("state", clock);
 
         let clock = Instant::now();
@@ -148,8 +185,9 @@ impl Pipeline {
         self.observe("sql", clock);
 
         let clock = Instant::now();
-        let alerts = self.grade(&evaluation);
+        let alerts = self.grade(&evaluation)?;
         self.last_hits = evaluation.hits;
+        self.metrics.observe_alert_book(&self.book);
         self.observe("grading", clock);
 
         let clock = Instant::now();
@@ -157,6 +195,7 @@ impl Pipeline {
             let json = serde_json::to_vec(alert).map_err(|e| PipelineError::Internal(e.to_string()))?;
             sink.send(&alert.queue, &alert.township_code, &json)?;
             self.metrics.records_out.with_label_values(&[&alert.queue]).inc();
+            self.metrics.alert_written(alert, read_at);
         }
         self.observe("fanout", clock);
         Ok(alerts)
@@ -177,7 +216,7 @@ impl Pipeline {
                 self.dead_letter_parked(sink, &waiting.provenance, &rejection)?;
             }
         }
-        self.metrics.state_records.set(self.state.record_count() as i64);
+        self.metrics.observe_state(&self.state, self.waiting_reversals.len());
         sink.flush()?;
         Ok(())
     }
@@ -194,20 +233,29 @@ impl Pipeline {
             offset: record.offset,
             masked_payload: mask_id_numbers(&String::from_utf8_lossy(&record.payload)),
         };
+        self.metrics.observe_lateness(topic, &event, self.state.newest());
+        if let Event::Outcome(o) = &event {
+            let answer = self.book.answer(&o.alert_id);
+            self.metrics.verification_outcome(&answer, o.household.county(), o.outcome.code());
+        }
         match self.state.offer(provenance, event) {
             Outcome::Applied(Applied::Duplicate) => {
                 self.stats.duplicates += 1;
-                self.metrics.duplicates.with_label_values(&[topic]).inc();
+                self.metrics.record_in(topic, RecordOutcome::Duplicate);
             }
             Outcome::Applied(Applied::Corrected(_)) => {
                 self.stats.corrections += 1;
-                self.metrics.corrections.with_label_values(&[topic]).inc();
+                self.metrics.record_in(topic, RecordOutcome::Correction);
             }
             Outcome::Applied(Applied::ReversalParked) => {
                 let (household, settlement_id) = reversal.expect("only settlements are reversed");
                 self.waiting_reversals.push(WaitingReversal { household, settlement_id, provenance: provenance() });
+                self.metrics.record_in(topic, RecordOutcome::Waiting);
             }
-            Outcome::Applied(Applied::Changed(_) | Applied::NotHousehold) | Outcome::Parked => {}
+            Outcome::Applied(Applied::Changed(_) | Applied::NotHousehold) => {
+                self.metrics.record_in(topic, RecordOutcome::Applied)
+            }
+            Outcome::Parked => self.metrics.record_in(topic, RecordOutcome::Waiting),
             Outcome::BeyondWindow => {
                 let rejection = Rejection::whole(
                     RejectReason::BeyondWindow,
@@ -233,28 +281,39 @@ impl Pipeline {
         self.engine.evaluate(table::to_batch(&rows)?).await
     }
 
-    fn grade(&mut self, evaluation: &Evaluation) -> Vec<Alert> {
-        let stamp = GraderStamp { name: self.grader.name().to_owned(), version: self.grader.version().to_owned() };
+    fn grade(&mut self, evaluation: &Evaluation) -> Result<Vec<Alert>, PipelineError> {
+        let grader = self.grader.current();
+        let stamp = GraderStamp { name: grader.name().to_owned(), version: grader.version().to_owned() };
+        self.stats.grader = format!("{} {}", stamp.name, stamp.version);
         let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
-        let mut alerts = Vec::new();
-        let mut grouped: BTreeMap<(&str, Month), Vec<IndicatorHit>> = BTreeMap::new();
+        let line = f64::try_from(self.poverty_line).unwrap_or(8_000.0);
+        let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
         for hit in &evaluation.hits {
             *self.stats.indicator_hits.entry(hit.code.clone()).or_default() += 1;
-            self.metrics.indicator_hits.with_label_values(&[&hit.code]).inc();
+            self.metrics.indicator_hit(&hit.code, &hit.household_code);
             grouped
                 .entry((&hit.household_code, hit.month))
                 .or_default()
                 .push(IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() });
         }
-        for ((code, month), hits) in grouped {
-            let Some(household) = HouseholdCode::parse(code).and_then(|c| self.state.household(&c).map(|h| (c, h))) else {
+        // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
+        let every_row = grader.name() != "rules" || self.shadow.is_some() || self.snapshots.is_some();
+        let mut alerts = Vec::new();
+        for (code, month) in &evaluation.evaluated {
+            let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
+            if hits.is_empty() && !every_row {
                 continue;
-            };
-            let (code, h) = household;
+            }
+            let Some(household) = HouseholdCode::parse(code) else { continue };
+            let Some(h) = self.state.household(&household) else { continue };
             let p = &h.profile;
-            let per_capita = evaluation.per_capita_income.get(&(code.as_str().to_owned(), month)).copied();
+            let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
+            let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
+            let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
+            let features = features::vector(row, before, h, household.county(), &codes, line);
+            let per_capita = evaluation.per_capita_income.get(&(code.clone(), *month)).copied();
             let input = GradingInput {
-                county_code: code.county().to_owned(),
+                county_code: household.county().to_owned(),
                 category: p.category.code().to_owned(),
                 members: p.members,
                 labor_count: p.labor_count,
@@ -264,9 +323,30 @@ impl Pipeline {
                 per_capita_income: per_capita.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
                 poverty_line: self.poverty_line,
                 hits,
+                features,
             };
-            let Some(assessment) = self.grader.grade(&input) else { continue };
-            if let Some(alert) = self.book.raise(&code, month, assessment, &stamp, &detected_at) {
+            let assessment = grader.grade(&input);
+            let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
+            if let Some(shadow) = &mut self.shadow {
+                if let Some(a) = shadow.grader.grade(&input) {
+                    rules_grade = Some(a.grade);
+                    let shadow_stamp =
+                        GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
+                    if let Some(alert) = shadow.book.raise(&household, *month, a, &shadow_stamp, &detected_at) {
+                        self.stats.shadow_alerted.push((alert.household_code, alert.month, alert.grade));
+                    }
+                }
+            }
+            if let Some(snapshots) = &mut self.snapshots {
+                snapshots.push(SnapshotRow {
+                    household_code: code.clone(),
+                    month: *month,
+                    rules_grade,
+                    features: input.features,
+                });
+            }
+            let Some(assessment) = assessment else { continue };
+            if let Some(alert) = self.book.raise(&household, *month, assessment, &stamp, &detected_at) {
                 let key = (alert.county_code.clone(), alert.grade);
                 *self.stats.alerts.entry(key).or_default() += 1;
                 self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
@@ -274,10 +354,14 @@ impl Pipeline {
                 alerts.push(alert);
             }
         }
-        alerts
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.flush()?;
+        }
+        Ok(alerts)
     }
 
     fn dead_letter(&mut self, sink: &mut dyn Sink, record: &SourceRecord, rejection: &Rejection) -> Result<(), PipelineError> {
+        self.metrics.record_in(record.topic.name(), RecordOutcome::DeadLetter);
         let letter = DeadLetter::new(record.topic.name(), &record.source, record.offset, rejection, &record.payload);
         self.send_dead_letter(sink, letter)
     }

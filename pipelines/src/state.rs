@@ -158,6 +158,11 @@ impl State {
         waiting
     }
 
+    /// Records waiting for their household's roster entry.
+    pub fn waiting_count(&self) -> usize {
+        self.parked.values().map(Vec::len).sum()
+    }
+
     /// Households on the roster.
     pub fn household_count(&self) -> usize {
         self.households.len()

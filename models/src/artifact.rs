@@ -1,0 +1,134 @@
+//! The model artifact: everything needed to grade with a trained model, as plain serde data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// Standardisation learned on the training rows: `z = (x − mean) / std`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Scaler {
+    /// Mean and standard deviation of each column; a constant column gets std 1.
+    pub fn fit(rows: &[Vec<f64>]) -> Scaler {
+        let width = rows.first().map_or(0, Vec::len);
+        let n = rows.len().max(1) as f64;
+        let mut mean = vec![0.0; width];
+        for r in rows {
+            for (m, v) in mean.iter_mut().zip(r) {
+                *m += v / n;
+            }
+        }
+        let mut var = vec![0.0; width];
+        for r in rows {
+            for ((s, v), m) in var.iter_mut().zip(r).zip(&mean) {
+                *s += (v - m).powi(2) / n;
+            }
+        }
+        let std = var.into_iter().map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 }).collect();
+        Scaler { mean, std }
+    }
+
+    /// One row, standardised.
+    pub fn transform(&self, row: &[f64]) -> Vec<f64> {
+        row.iter().zip(&self.mean).zip(&self.std).map(|((v, m), s)| (v - m) / s).collect()
+    }
+}
+
+/// Probability cut-offs for the grades: `p ≥ high` is high, and so on; below `low` no alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub high: f64,
+    pub medium: f64,
+    pub low: f64,
+}
+
+/// The fitted classifier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Classifier {
+    /// Logistic regression on standardised features: `p = σ(w·z + b)`.
+    Logistic { weights: Vec<f64>, intercept: f64 },
+    /// A decision tree (linfa-trees); its probability is 0 or 1.
+    Tree { tree: linfa_trees::DecisionTree<f64, usize> },
+    /// The tree decides whether a household is at risk; the logistic regression ranks within
+    /// each side: `p = ½ + ½·σ` where the tree says at risk, `½·σ` where it does not. Grades
+    /// then mean: high = tree and a confident regression, medium = tree, low = regression only.
+    Stacked { tree: linfa_trees::DecisionTree<f64, usize>, weights: Vec<f64>, intercept: f64 },
+}
+
+/// A trained, versioned model with the features it was trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelArtifact {
+    /// Registry version, e.g. `v1`.
+    pub version: String,
+    /// Names of the features, in the order the classifier expects them.
+    pub feature_names: Vec<String>,
+    /// Hash of the feature definitions: a model only serves a pipeline with the same one.
+    pub feature_version: String,
+    pub scaler: Scaler,
+    pub classifier: Classifier,
+    pub thresholds: Thresholds,
+    /// Rule codes that always yield at least a low-grade alert (the plan's statutory rules).
+    pub statutory_rules: Vec<String>,
+    /// Seed the training used.
+    pub seed: u64,
+}
+
+impl ModelArtifact {
+    /// Refuses to serve a pipeline whose features differ from the ones trained on.
+    pub fn check_features(&self, names: &[String], version: &str) -> Result<(), ModelError> {
+        if self.feature_version != version || self.feature_names != names {
+            return Err(ModelError::FeatureMismatch {
+                model: self.version.clone(),
+                model_features: self.feature_version.clone(),
+                pipeline_features: version.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Probability that the household falls below the line within three months.
+    pub fn probability(&self, features: &[f64]) -> f64 {
+        let z = self.scaler.transform(features);
+        match &self.classifier {
+            Classifier::Logistic { weights, intercept } => sigmoid(dot(weights, &z) + intercept),
+            Classifier::Tree { tree } => tree_says(tree, z),
+            Classifier::Stacked { tree, weights, intercept } => {
+                let l = sigmoid(dot(weights, &z) + intercept);
+                0.5 * tree_says(tree, z) + 0.5 * l
+            }
+        }
+    }
+
+    /// Each feature's push on the log-odds (`w_i · z_i`), largest first; empty for a tree.
+    pub fn contributions(&self, features: &[f64]) -> Vec<(usize, f64)> {
+        let (Classifier::Logistic { weights, .. } | Classifier::Stacked { weights, .. }) = &self.classifier else {
+            return Vec::new();
+        };
+        let z = self.scaler.transform(features);
+        let mut c: Vec<(usize, f64)> = weights.iter().zip(&z).map(|(w, v)| w * v).enumerate().collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1));
+        c
+    }
+}
+
+/// 1 where the tree predicts "at risk", else 0.
+fn tree_says(tree: &linfa_trees::DecisionTree<f64, usize>, z: Vec<f64>) -> f64 {
+    use linfa::prelude::Predict;
+    let x = ndarray::Array2::from_shape_vec((1, z.len()), z).expect("one row of the right width");
+    let y: ndarray::Array1<usize> = tree.predict(&x);
+    y[0] as f64
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The logistic function.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}

@@ -1,0 +1,182 @@
+//! Training: a time-based split, feature scaling, two linfa candidates (logistic regression and
+//! a decision tree), the better one kept, grade thresholds chosen from the probabilities.
+
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use linfa_trees::DecisionTree;
+use ndarray::{Array1, Array2};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{sigmoid, Classifier, ModelArtifact, Scaler, Thresholds};
+use crate::card::{evaluate, ModelCard};
+use crate::error::ModelError;
+use crate::grade::Grade;
+
+/// One labelled household-month.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    pub features: Vec<f64>,
+    /// Whether the household is below the line in this month or one of the next three.
+    pub label: bool,
+    /// `Month::index` of the household-month.
+    pub month_idx: i32,
+    /// What the rules-only grader said, for the side-by-side comparison.
+    pub rules_grade: Option<Grade>,
+}
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Registry version to give the model.
+    pub version: String,
+    pub seed: u64,
+    /// Rows of months before this `Month::index` train; the rest evaluate.
+    pub eval_from_month_idx: i32,
+    /// Precision the high grade must reach on the training months.
+    pub high_precision: f64,
+    /// Precision of the medium grade and above.
+    pub medium_precision: f64,
+    /// Precision of any alert.
+    pub low_precision: f64,
+    /// At most this many label-0 training rows are kept (sampled with the seed).
+    pub max_negatives: usize,
+    /// Rule codes that always yield at least a low-grade alert.
+    pub statutory_rules: Vec<String>,
+}
+
+/// A trained model and its card.
+pub struct Trained {
+    pub artifact: ModelArtifact,
+    pub card: ModelCard,
+}
+
+/// Trains on `examples` (features named `names`, defined by `feature_version`).
+pub fn train(examples: &[Example], names: &[String], feature_version: &str, config: &TrainConfig) -> Result<Trained, ModelError> {
+    let (train, eval): (Vec<&Example>, Vec<&Example>) =
+        examples.iter().partition(|e| e.month_idx < config.eval_from_month_idx);
+    let positives = train.iter().filter(|e| e.label).count();
+    if positives < 10 || train.len() - positives < 10 || eval.is_empty() {
+        return Err(ModelError::Data(format!(
+            "{} training rows ({positives} at risk) and {} evaluation rows: need both classes in training and some evaluation rows",
+            train.len(),
+            eval.len()
+        )));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed);
+    let mut negatives: Vec<&Example> = train.iter().copied().filter(|e| !e.label).collect();
+    negatives.shuffle(&mut rng);
+    negatives.truncate(config.max_negatives);
+    let fit_rows: Vec<&Example> = train.iter().copied().filter(|e| e.label).chain(negatives).collect();
+    let scaler = Scaler::fit(&fit_rows.iter().map(|e| e.features.clone()).collect::<Vec<_>>());
+    let (x, y) = matrix(&fit_rows, &scaler);
+
+    let logistic = fit_logistic(&x, &y)?;
+    let thresholds = choose_thresholds(&logistic_probabilities(&logistic, &train, &scaler), &train, config)?;
+    let tree = DecisionTree::params()
+        .max_depth(Some(6))
+        .min_weight_leaf(50.0)
+        .fit(&Dataset::new(x, y))
+        .map_err(|e| ModelError::Fit(e.to_string()))?;
+
+    let artifact_of = |classifier: Classifier, thresholds: Thresholds| ModelArtifact {
+        version: config.version.clone(),
+        feature_names: names.to_vec(),
+        feature_version: feature_version.to_owned(),
+        scaler: scaler.clone(),
+        classifier,
+        thresholds,
+        statutory_rules: config.statutory_rules.clone(),
+        seed: config.seed,
+    };
+    let Classifier::Logistic { weights, intercept } = logistic.clone() else { unreachable!("fit_logistic gives a regression") };
+    let stacked = Classifier::Stacked { tree: tree.clone(), weights, intercept };
+    let stacked_thresholds =
+        Thresholds { high: 0.5 + 0.5 * thresholds.high, medium: 0.5, low: (0.5 * thresholds.low).min(0.5) };
+    let candidates = [
+        ("tree_then_logistic", artifact_of(stacked, stacked_thresholds)),
+        ("logistic_regression", artifact_of(logistic, thresholds)),
+        // A tree says 0 or 1: its positive class is a high alert.
+        ("decision_tree", artifact_of(Classifier::Tree { tree }, Thresholds { high: 0.5, medium: 0.5, low: 0.5 })),
+    ];
+    let eval_rows: Vec<Example> = eval.into_iter().cloned().collect();
+    let mut measured: Vec<(&str, ModelArtifact, crate::card::Evaluation)> =
+        candidates.into_iter().map(|(name, a)| { let e = evaluate(&a, &eval_rows); (name, a, e) }).collect();
+    // Best F1 of high and medium alerts on the evaluation months; the first listed wins ties.
+    let best = (0..measured.len()).fold(0, |b, i| if measured[i].2.model.f1 > measured[b].2.model.f1 { i } else { b });
+    let (_, kept, kept_eval) = measured.remove(best);
+    let runner_up = (0..measured.len()).fold(0, |b, i| if measured[i].2.model.f1 > measured[b].2.model.f1 { i } else { b });
+    let (other, _, other_eval) = measured.swap_remove(runner_up);
+    let months = |rows: &[&Example]| {
+        (rows.iter().map(|e| e.month_idx).min().unwrap_or(0), rows.iter().map(|e| e.month_idx).max().unwrap_or(0))
+    };
+    let card = ModelCard::new(
+        &kept,
+        config,
+        months(&train),
+        months(&eval_rows.iter().collect::<Vec<_>>()),
+        train.len(),
+        kept_eval,
+        (other.to_owned(), other_eval.model),
+    );
+    Ok(Trained { artifact: kept, card })
+}
+
+fn matrix(rows: &[&Example], scaler: &Scaler) -> (Array2<f64>, Array1<usize>) {
+    let width = scaler.mean.len();
+    let flat: Vec<f64> = rows.iter().flat_map(|e| scaler.transform(&e.features)).collect();
+    let x = Array2::from_shape_vec((rows.len(), width), flat).expect("rows of equal width");
+    let y = rows.iter().map(|e| usize::from(e.label)).collect();
+    (x, y)
+}
+
+fn fit_logistic(x: &Array2<f64>, y: &Array1<usize>) -> Result<Classifier, ModelError> {
+    let fitted = LogisticRegression::default()
+        .alpha(1e-3)
+        .max_iterations(300)
+        .fit(&Dataset::new(x.clone(), y.clone()))
+        .map_err(|e| ModelError::Fit(e.to_string()))?;
+    let weights: Vec<f64> = fitted.params().to_vec();
+    let intercept = fitted.intercept();
+    // linfa orders the two labels itself; make the probability that of label 1 (at risk).
+    let mean_logit = |label: usize| {
+        let rows: Vec<usize> = (0..y.len()).filter(|&i| y[i] == label).collect();
+        rows.iter().map(|&i| x.row(i).iter().zip(&weights).map(|(a, b)| a * b).sum::<f64>()).sum::<f64>() / rows.len().max(1) as f64
+    };
+    let flip = mean_logit(1) < mean_logit(0);
+    let sign = if flip { -1.0 } else { 1.0 };
+    Ok(Classifier::Logistic { weights: weights.iter().map(|w| w * sign).collect(), intercept: intercept * sign })
+}
+
+fn logistic_probabilities(classifier: &Classifier, rows: &[&Example], scaler: &Scaler) -> Vec<f64> {
+    let Classifier::Logistic { weights, intercept } = classifier else { unreachable!("logistic only") };
+    rows.iter()
+        .map(|e| sigmoid(scaler.transform(&e.features).iter().zip(weights).map(|(a, b)| a * b).sum::<f64>() + intercept))
+        .collect()
+}
+
+/// For each grade, the lowest probability cut-off whose alerts (all rows at or above it) still
+/// reach the grade's precision on the training months: as much recall as the precision allows.
+fn choose_thresholds(p: &[f64], rows: &[&Example], config: &TrainConfig) -> Result<Thresholds, ModelError> {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let cut = |target: f64| -> f64 {
+        let (mut tp, mut best) = (0usize, 1.0);
+        for (k, &i) in order.iter().enumerate() {
+            tp += usize::from(rows[i].label);
+            let next_differs = order.get(k + 1).is_none_or(|&j| p[j] < p[i]);
+            if next_differs && tp as f64 / (k + 1) as f64 >= target {
+                best = p[i];
+            }
+        }
+        best
+    };
+    let high = cut(config.high_precision);
+    let medium = cut(config.medium_precision).min(high);
+    let low = cut(config.low_precision).min(medium);
+    if !(high.is_finite() && medium.is_finite() && low.is_finite()) {
+        return Err(ModelError::Fit("non-finite probabilities".into()));
+    }
+    Ok(Thresholds { high, medium, low })
+}

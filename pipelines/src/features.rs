@@ -1,0 +1,189 @@
+//! The model's feature vector per household-month: documented, ordered, versioned.
+//!
+//! Values come from `household_features` (the SQL trailing sums), the roster profile and the
+//! indicators that fired. Money is turned into ratios of last year's income before it becomes a
+//! float, so no amount is ever carried as a float. The version is a hash of the feature list and
+//! of the SQL that defines the sums: change either and models trained before refuse to load.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type};
+use fangpin_connectors::event::{Category, Month};
+use sha2::{Digest, Sha256};
+
+use crate::error::PipelineError;
+use crate::ledger::Household;
+
+/// Every feature: name and the words a cadre reads in an alert's reasons.
+pub const FEATURES: [(&str, &str); 34] = [
+    ("pc_income_ratio", "近 12 月人均可支配收入/监测线"),
+    ("pc_baseline_ratio", "上年人均纯收入/监测线"),
+    ("pc_change_3m", "人均可支配收入 3 个月变化/监测线"),
+    ("pc_gap_below", "低于监测线的幅度"),
+    ("pc_gap_near", "距监测线 1.3 倍的差距"),
+    ("pc_projected_gap", "按近 3 月趋势 3 个月后低于监测线的幅度"),
+    ("medical_oop_month_share", "本月医疗自付/月收入"),
+    ("medical_oop_3m_share", "近 3 月医疗自付/季度收入"),
+    ("medical_oop_12m_share", "近 12 月医疗自付/年收入"),
+    ("inpatient_bills_3m", "近 3 月住院结算次数"),
+    ("wage_loss_3m_share", "近 3 月工资损失/季度收入"),
+    ("farm_shortfall_12m_share", "近 12 月农业减收/年收入"),
+    ("education_net_12m_share", "近 12 月教育支出/年收入"),
+    ("disaster_loss_12m_share", "近 12 月灾害损失/年收入"),
+    ("house_damage_12m", "近 12 月房屋受损等级"),
+    ("unemployed_months_3m", "近 3 月有人失业的月数"),
+    ("temp_assistance_12m_share", "近 12 月临时救助/年收入"),
+    ("members", "家庭人口"),
+    ("labor_share", "劳动力占比"),
+    ("chronic_share", "慢病患者占比"),
+    ("disabled_share", "残疾人占比"),
+    ("category_stable_alleviated", "稳定脱贫户"),
+    ("category_unstable_alleviated", "脱贫不稳定户"),
+    ("category_marginal", "边缘易致贫户"),
+    ("category_sudden_difficulty", "突发严重困难户"),
+    ("category_general", "一般农户"),
+    ("key_county", "重点县"),
+    ("hit_below_line", "触发：低于监测线"),
+    ("hit_health_two_months", "触发：医疗负担"),
+    ("hit_industry_disaster", "触发：产业受灾"),
+    ("hit_house_damage", "触发：房屋受损"),
+    ("hit_income_loss", "触发：收入骤减"),
+    ("hit_unemployment_spell", "触发：失业"),
+    ("hit_education_burden", "触发：教育负担"),
+];
+
+/// Names in order.
+pub fn names() -> Vec<String> {
+    FEATURES.iter().map(|(n, _)| n.to_string()).collect()
+}
+
+/// Human labels in order.
+pub fn labels() -> Vec<String> {
+    FEATURES.iter().map(|(_, l)| l.to_string()).collect()
+}
+
+/// Version of the feature definitions: `f1-` and 12 hex digits of a hash of the names and SQL.
+pub fn version() -> String {
+    let mut h = Sha256::new();
+    for (name, _) in FEATURES {
+        h.update(name.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(crate::indicators::FEATURES_SQL.as_bytes());
+    format!("f1-{}", hex::encode(&h.finalize()[..6]))
+}
+
+/// The numeric columns of one evaluated household-month read from `household_features`.
+#[derive(Clone, Debug, Default)]
+pub struct FeatureRow {
+    values: [f64; COLUMNS.len()],
+}
+
+impl FeatureRow {
+    fn get(&self, name: &str) -> f64 {
+        COLUMNS.iter().position(|c| *c == name).map_or(0.0, |i| self.values[i])
+    }
+}
+
+/// Columns of `household_features` the features read, cast to floats after the SQL is done.
+const COLUMNS: [&str; 15] = [
+    "baseline_income",
+    "members",
+    "per_capita_income",
+    "medical_oop",
+    "medical_oop_3m",
+    "medical_oop_12m",
+    "inpatient_bills_3m",
+    "wage_loss_3m",
+    "farm_shortfall_12m",
+    "education_net_12m",
+    "disaster_loss_12m",
+    "house_damage_12m",
+    "unemployed_months_3m",
+    "temp_assistance_12m",
+    "labor_count",
+];
+
+/// Reads every row of `household_features`, keyed by household and month.
+pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), FeatureRow>, PipelineError> {
+    let mut out = HashMap::new();
+    for batch in batches {
+        let col = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| PipelineError::Internal(format!("household_features lacks {name}")))
+        };
+        let households = cast(col("household_code")?, &DataType::Utf8)?;
+        let households = households.as_string::<i32>();
+        let months = col("month_idx")?.as_primitive::<Int32Type>().clone();
+        let floats: Vec<_> = COLUMNS
+            .iter()
+            .map(|c| Ok(cast(col(c)?, &DataType::Float64)?))
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        for i in 0..batch.num_rows() {
+            let mut values = [0.0; COLUMNS.len()];
+            for (value, array) in values.iter_mut().zip(&floats) {
+                let a = array.as_primitive::<Float64Type>();
+                *value = if a.is_null(i) { 0.0 } else { a.value(i) };
+            }
+            out.insert((households.value(i).to_owned(), Month::from_index(months.value(i))), FeatureRow { values });
+        }
+    }
+    Ok(out)
+}
+
+fn share(x: f64, of: f64) -> f64 {
+    if of > 0.0 { x / of } else { 0.0 }
+}
+
+/// The feature vector of a household-month; `three_months_ago` is the same household's row
+/// three months earlier when the window holds it; `hits` the indicator codes that fired.
+pub fn vector(
+    row: &FeatureRow,
+    three_months_ago: Option<&FeatureRow>,
+    household: &Household,
+    county: &str,
+    hits: &[&str],
+    poverty_line: f64,
+) -> Vec<f64> {
+    let v = |name: &str| row.get(name);
+    let p = &household.profile;
+    let members = f64::from(p.members.max(1));
+    let baseline = v("baseline_income");
+    let pc = v("per_capita_income");
+    let pc_before = three_months_ago.map_or(baseline / members, |r| r.get("per_capita_income"));
+    let ratio = share(pc, poverty_line);
+    let change = share(pc - pc_before, poverty_line);
+    // The line is a threshold: distances below it, and near it, let a linear model bend there.
+    let mut out = vec![
+        ratio,
+        share(baseline / members, poverty_line),
+        change,
+        (1.0 - ratio).max(0.0),
+        (1.3 - ratio).max(0.0),
+        (1.0 - (ratio + change.min(0.0))).max(0.0),
+        share(v("medical_oop"), baseline / 12.0),
+        share(v("medical_oop_3m"), baseline / 4.0),
+        share(v("medical_oop_12m"), baseline),
+        v("inpatient_bills_3m"),
+        share(v("wage_loss_3m"), baseline / 4.0),
+        share(v("farm_shortfall_12m"), baseline),
+        share(v("education_net_12m"), baseline),
+        share(v("disaster_loss_12m"), baseline),
+        v("house_damage_12m"),
+        v("unemployed_months_3m"),
+        share(v("temp_assistance_12m"), baseline),
+        members,
+        f64::from(p.labor_count) / members,
+        f64::from(p.chronic_patients) / members,
+        f64::from(p.disabled_members) / members,
+    ];
+    out.extend(Category::ALL.iter().map(|c| f64::from(u8::from(*c == p.category))));
+    out.push(f64::from(u8::from(county == "420922" || county == "420921")));
+    for (name, _) in &FEATURES[27..] {
+        let code = name.trim_start_matches("hit_");
+        out.push(f64::from(u8::from(hits.contains(&code))));
+    }
+    debug_assert_eq!(out.len(), FEATURES.len());
+    out
+}

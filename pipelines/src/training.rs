@@ -1,0 +1,110 @@
+//! Training data for the data team: feature snapshots (Parquet) joined with labels in
+//! DataFusion SQL.
+//!
+//! Labels come from the simulator's ground truth (a household-month is at risk when the
+//! household is below the line in that month or one of the next three) and, where cadres have
+//! answered alerts, from `verify.outcomes` (`confirmed_risk` → at risk, `no_risk` → not), which
+//! override the truth for the household-month their alert was about. Months whose three
+//! following months are not all in the data are left out: their label is not known yet.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int32Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Schema};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use fangpin_connectors::event::Month;
+use fangpin_models::train::Example;
+use fangpin_models::Grade;
+
+use crate::error::PipelineError;
+use crate::features;
+
+/// Labelled rows from the snapshots under `snapshots`: `below` lists the (household, month)
+/// pairs known to be below the line; `outcomes` the (household, month, at risk) answers of cadres.
+pub async fn examples(
+    snapshots: &std::path::Path,
+    below: &[(String, Month)],
+    outcomes: &[(String, Month, bool)],
+) -> Result<Vec<Example>, PipelineError> {
+    let ctx = SessionContext::new();
+    let path = snapshots.to_str().ok_or_else(|| PipelineError::Config("snapshot path is not UTF-8".into()))?;
+    ctx.register_parquet("snapshots", path, ParquetReadOptions::default().table_partition_cols(vec![]))
+        .await
+        .map_err(|e| PipelineError::Config(format!("cannot read feature snapshots under {path}: {e}")))?;
+    ctx.register_batch("below", pairs(below.iter().map(|(h, m)| (h.as_str(), m.index(), None)))?)?;
+    ctx.register_batch("outcomes", pairs(outcomes.iter().map(|(h, m, r)| (h.as_str(), m.index(), Some(*r))))?)?;
+    let sql = r#"
+        WITH latest AS (
+          SELECT * FROM (
+            SELECT s.*, ROW_NUMBER() OVER (PARTITION BY household_code, month_idx ORDER BY batch DESC) AS rn
+            FROM snapshots s) WHERE rn = 1),
+        horizon AS (SELECT MAX(month_idx) - 3 AS last_labelled FROM latest),
+        at_risk AS (
+          SELECT DISTINCT l.household_code, l.month_idx
+          FROM latest l JOIN below b
+            ON b.household_code = l.household_code AND b.month_idx BETWEEN l.month_idx AND l.month_idx + 3)
+        SELECT l.*,
+               COALESCE(o.at_risk, r.household_code IS NOT NULL) AS label
+        FROM latest l
+        CROSS JOIN horizon h
+        LEFT JOIN at_risk r ON r.household_code = l.household_code AND r.month_idx = l.month_idx
+        LEFT JOIN outcomes o ON o.household_code = l.household_code AND o.month_idx = l.month_idx
+        WHERE l.month_idx <= h.last_labelled
+        ORDER BY l.month_idx, l.household_code"#;
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        read(batch, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn pairs<'a>(rows: impl Iterator<Item = (&'a str, i32, Option<bool>)>) -> Result<RecordBatch, PipelineError> {
+    let (mut h, mut m, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for (code, month, at_risk) in rows {
+        h.push(code.to_owned());
+        m.push(month);
+        r.push(at_risk);
+    }
+    let schema = Schema::new(vec![
+        Field::new("household_code", DataType::Utf8, false),
+        Field::new("month_idx", DataType::Int32, false),
+        Field::new("at_risk", DataType::Boolean, true),
+    ]);
+    Ok(RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(h)),
+            Arc::new(Int32Array::from(m)),
+            Arc::new(datafusion::arrow::array::BooleanArray::from(r)),
+        ],
+    )?)
+}
+
+fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError> {
+    let col = |name: &str| {
+        batch.column_by_name(name).ok_or_else(|| {
+            PipelineError::Config(format!("feature snapshots lack column {name}: were they written by another feature version?"))
+        })
+    };
+    let months = col("month_idx")?.as_primitive::<Int32Type>();
+    let labels = col("label")?.as_boolean();
+    let grades = datafusion::arrow::compute::cast(col("rules_grade")?, &DataType::Utf8)?;
+    let grades = grades.as_string::<i32>();
+    let values: Vec<_> = features::FEATURES.iter().map(|(n, _)| col(n).map(|c| c.as_primitive::<Float64Type>())).collect::<Result<_, _>>()?;
+    for i in 0..batch.num_rows() {
+        let rules_grade = match (grades.is_null(i), if grades.is_null(i) { "" } else { grades.value(i) }) {
+            (false, "high") => Some(Grade::High),
+            (false, "medium") => Some(Grade::Medium),
+            (false, "low") => Some(Grade::Low),
+            _ => None,
+        };
+        out.push(Example {
+            features: values.iter().map(|v| v.value(i)).collect(),
+            label: labels.value(i),
+            month_idx: months.value(i),
+            rules_grade,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! `fangpin model ...`: the data team's loop: train on feature snapshots, evaluate, promote.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use fangpin_connectors::event::Month;
+use fangpin_models::card::{evaluate, month_name, Quality};
+use fangpin_models::train::{train, Example, TrainConfig};
+use fangpin_pipelines::registry::Registry;
+use fangpin_pipelines::{features, training};
+
+/// Model registry subcommands.
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Train a model on feature snapshots and labels; saves it as a new registry version.
+    Train(TrainArgs),
+    /// List the registry's versions with their evaluation figures.
+    List(RegistryArg),
+    /// Measure a version on labelled feature snapshots.
+    Evaluate {
+        /// The version, e.g. v1.
+        version: String,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// Serve a version; refused when it does worse than the promoted one, unless --force.
+    Promote {
+        /// The version, e.g. v2.
+        version: String,
+        /// Compare on these snapshots (with --truth) instead of the models' own evaluation months.
+        #[arg(long)]
+        features: Option<PathBuf>,
+        /// Ground truth for --features.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Promote even when the version does worse.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+}
+
+/// Where the registry is.
+#[derive(Args)]
+pub struct RegistryArg {
+    /// Model registry directory.
+    #[arg(long = "registry", default_value = "models/registry")]
+    dir: PathBuf,
+}
+
+/// Labelled data: feature snapshots and the truth about households.
+#[derive(Args)]
+pub struct DataArgs {
+    /// Feature snapshots written by `fangpin run --features-out DIR`.
+    #[arg(long)]
+    features: PathBuf,
+    /// `ground_truth.ndjson` of the simulated world the snapshots came from.
+    #[arg(long)]
+    truth: PathBuf,
+}
+
+/// Training options.
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Random seed (negative sampling); the same seed and data give the same model.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// First evaluation month (YYYY-MM); earlier months train. Default: the last three labelled months evaluate.
+    #[arg(long)]
+    eval_from: Option<String>,
+    /// Precision the high grade must reach.
+    #[arg(long, default_value_t = 0.95)]
+    high_precision: f64,
+    #[command(flatten)]
+    registry: RegistryArg,
+}
+
+/// Runs a model subcommand.
+pub async fn run(command: ModelCommand) -> Result<()> {
+    match command {
+        ModelCommand::Train(args) => train_cmd(args).await,
+        ModelCommand::List(r) => list(&Registry::open(&r.dir)),
+        ModelCommand::Evaluate { version, data, registry } => {
+            let registry = Registry::open(&registry.dir);
+            let rows = examples(&data.features, &data.truth).await?;
+            let e = evaluate(&registry.grader(&version)?.artifact().clone(), &rows);
+            println!("{version} on {} rows ({} at risk):", e.model.rows, e.model.at_risk);
+            print_quality("model", &e.model);
+            print_quality("rules", &e.rules);
+            Ok(())
+        }
+        ModelCommand::Promote { version, features, truth, force, registry } => {
+            promote(&Registry::open(&registry.dir), &version, features.zip(truth), force).await
+        }
+    }
+}
+
+async fn examples(features: &Path, truth: &Path) -> Result<Vec<Example>> {
+    let truth = fangpin_simulator::truth::load(truth).with_context(|| format!("reading {}", truth.display()))?;
+    let mut below = Vec::new();
+    for t in &truth {
+        for m in &t.below_line_months {
+            let month = Month::parse_dashed(m).with_context(|| format!("bad month {m} in the ground truth"))?;
+            below.push((t.household_code.clone(), month));
+        }
+    }
+    let rows = training::examples(features, &below, &[]).await?;
+    if rows.is_empty() {
+        bail!("no labelled rows under {}: need snapshots covering at least four months", features.display());
+    }
+    Ok(rows)
+}
+
+async fn train_cmd(args: TrainArgs) -> Result<()> {
+    let registry = Registry::open(&args.registry.dir);
+    let rows = examples(&args.data.features, &args.data.truth).await?;
+    let last = rows.iter().map(|e| e.month_idx).max().expect("rows are not empty");
+    let eval_from = match &args.eval_from {
+        Some(m) => Month::parse_dashed(m).with_context(|| format!("--eval-from {m} is not YYYY-MM"))?.index(),
+        None => last - 2,
+    };
+    let config = TrainConfig {
+        version: registry.next_version()?,
+        seed: args.seed,
+        eval_from_month_idx: eval_from,
+        high_precision: args.high_precision,
+        medium_precision: 0.6,
+        low_precision: 0.5,
+        max_negatives: 300_000,
+        statutory_rules: vec!["health_two_months".into(), "industry_disaster".into()],
+    };
+    eprintln!("training on {} labelled household-months, evaluating from {}", rows.len(), month_name(eval_from));
+    let trained = train(&rows, &features::names(), &features::version(), &config)?;
+    let dir = registry.save(&trained)?;
+    println!("{}", trained.card.to_markdown());
+    println!("saved {} ({}); promote it with `fangpin model promote {}`", trained.artifact.version, dir.display(), trained.artifact.version);
+    Ok(())
+}
+
+fn list(registry: &Registry) -> Result<()> {
+    let promoted = registry.promoted()?;
+    let versions = registry.versions()?;
+    if versions.is_empty() {
+        println!("no models in {}", registry.dir().display());
+    }
+    for v in versions {
+        let card = registry.card(&v)?;
+        let q = &card.evaluation.model;
+        let mark = if promoted.as_deref() == Some(v.as_str()) { "*" } else { " " };
+        println!(
+            "{mark} {v:<5} {:<20} features {}  eval {}..{}  precision {:.3} recall {:.3} F1 {:.3} (rules F1 {:.3})",
+            card.classifier, card.feature_version, card.eval_months.0, card.eval_months.1, q.precision, q.recall, q.f1,
+            card.evaluation.rules.f1
+        );
+    }
+    Ok(())
+}
+
+async fn promote(registry: &Registry, version: &str, data: Option<(PathBuf, PathBuf)>, force: bool) -> Result<()> {
+    let candidate = registry.grader(version)?;
+    let Some(current) = registry.promoted()? else {
+        registry.promote(version)?;
+        println!("promoted {version} (no model was promoted before)");
+        return Ok(());
+    };
+    if current == version {
+        println!("{version} is already promoted");
+        return Ok(());
+    }
+    let (new, old, on) = match &data {
+        Some((features, truth)) => {
+            let rows = examples(features, truth).await?;
+            let old = registry.grader(&current)?;
+            (
+                evaluate(candidate.artifact(), &rows).model,
+                evaluate(old.artifact(), &rows).model,
+                format!("{} rows of {}", rows.len(), features.display()),
+            )
+        }
+        None => (
+            registry.card(version)?.evaluation.model,
+            registry.card(&current)?.evaluation.model,
+            "each model's own evaluation months (give --features and --truth to compare on the same data)".into(),
+        ),
+    };
+    if new.f1 < old.f1 && !force {
+        bail!(
+            "refused: {version} has F1 {:.3} (precision {:.3}, recall {:.3}) against {:.3} (precision {:.3}, recall {:.3}) for the promoted {current}, measured on {on}; use --force to promote anyway",
+            new.f1, new.precision, new.recall, old.f1, old.precision, old.recall
+        );
+    }
+    registry.promote(version)?;
+    println!("promoted {version} (F1 {:.3}) over {current} (F1 {:.3}), measured on {on}", new.f1, old.f1);
+    Ok(())
+}
+
+fn print_quality(name: &str, q: &Quality) {
+    println!("  {name:<6} precision {:.3} recall {:.3} F1 {:.3}", q.precision, q.recall, q.f1);
+    for g in &q.per_grade {
+        println!("    {:<7} {:>8} alerts  precision {:.3}  recall at or above {:.3}", g.grade, g.alerts, g.precision, g.recall_at_or_above);
+    }
+}
