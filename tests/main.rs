@@ -3,6 +3,7 @@
 mod e2e;
 mod golden;
 mod metrics;
+mod model;
 mod observability;
 mod pipeline;
 mod support;

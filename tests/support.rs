@@ -6,6 +6,7 @@ use std::sync::Arc;
 use fangpin_connectors::pseudonym::id_card_check_char;
 use fangpin_connectors::{ConnectorError, Decoder, DecoderConfig, Pseudonymiser, Sink, SourceRecord, Topic};
 use fangpin_models::RulesGrader;
+use fangpin_pipelines::registry::GraderSource;
 use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig};
 
 /// A valid resident ID number for a person born on `birth` (YYYYMMDD) with sequence `seq`.
@@ -18,7 +19,8 @@ pub fn id_card(birth: &str, seq: u32) -> String {
 /// A pipeline with the built-in indicators, the rules grader and a fixed pseudonym key.
 pub fn pipeline() -> Pipeline {
     let decoder = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
-    Pipeline::new(PipelineConfig::default(), decoder, Arc::new(RulesGrader::default()), Metrics::new()).unwrap()
+    let rules = GraderSource::Fixed(Arc::new(RulesGrader::default()));
+    Pipeline::new(PipelineConfig::default(), decoder, rules, Metrics::new()).unwrap()
 }
 
 /// One contract record as a source would deliver it.

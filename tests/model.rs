@@ -1,0 +1,170 @@
+//! The risk model's loop through the real binary: snapshots → training → registry →
+//! promotion → serving, on a small simulated world.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fangpin_connectors::{Decoder, DecoderConfig, FileSource, Pseudonymiser};
+use fangpin_models::ModelArtifact;
+use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
+use fangpin_pipelines::{features, Metrics, Pipeline, PipelineConfig};
+
+use crate::support::MemorySink;
+
+fn fangpin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(args)
+        .env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff")
+        .output()
+        .expect("fangpin runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = fangpin(args);
+    assert!(out.status.success(), "fangpin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A simulated world and its feature snapshots.
+struct Data {
+    _tmp: tempfile::TempDir,
+    world: PathBuf,
+    snapshots: PathBuf,
+    root: PathBuf,
+}
+
+fn data(seed: &str) -> Data {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_owned();
+    let (world, snapshots) = (root.join("world"), root.join("snapshots"));
+    ok(&["simulate", "--households", "3000", "--seed", seed, "--out", world.to_str().unwrap()]);
+    ok(&[
+        "run", "--from-dir", world.to_str().unwrap(), "--out", root.join("out").to_str().unwrap(),
+        "--rules-only", "--features-out", snapshots.to_str().unwrap(),
+    ]);
+    Data { _tmp: tmp, world, snapshots, root }
+}
+
+fn train(d: &Data, registry: &Path, extra: &[&str]) -> String {
+    let truth = d.world.join("ground_truth.ndjson");
+    let mut args = vec![
+        "model", "train", "--features", d.snapshots.to_str().unwrap(),
+        "--truth", truth.to_str().unwrap(), "--registry", registry.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+#[test]
+fn training_is_reproducible_and_artifacts_round_trip() {
+    let d = data("11");
+    let (a, b) = (d.root.join("reg-a"), d.root.join("reg-b"));
+    let card = train(&d, &a, &[]);
+    train(&d, &b, &[]);
+    assert!(card.contains("rules only") && card.contains("Calibration"), "{card}");
+    let model_a = std::fs::read(a.join("v1/model.json")).unwrap();
+    assert_eq!(model_a, std::fs::read(b.join("v1/model.json")).unwrap(), "same data and seed must give the same model");
+    for f in ["card.json", "card.md"] {
+        assert!(a.join("v1").join(f).exists(), "{f} missing");
+    }
+
+    // serde round trip: the reloaded artifact predicts exactly what the original does.
+    let artifact: ModelArtifact = serde_json::from_slice(&model_a).unwrap();
+    let again: ModelArtifact = serde_json::from_str(&serde_json::to_string(&artifact).unwrap()).unwrap();
+    assert_eq!(artifact, again);
+    let rows = snapshot_rows(&d);
+    assert!(rows.len() > 1000);
+    let differing = rows.iter().filter(|f| artifact.probability(f) != again.probability(f)).count();
+    assert_eq!(differing, 0);
+    assert!(rows.iter().any(|f| artifact.probability(f) > 0.5), "the model never predicts risk");
+}
+
+/// Feature vectors of the snapshot rows (read back through the training SQL).
+fn snapshot_rows(d: &Data) -> Vec<Vec<f64>> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let examples = runtime
+        .block_on(fangpin_pipelines::training::examples(&d.snapshots, &[], &[]))
+        .expect("snapshots read back");
+    examples.into_iter().map(|e| e.features).collect()
+}
+
+#[test]
+fn a_model_with_other_features_is_refused() {
+    let d = data("12");
+    let registry = d.root.join("reg");
+    train(&d, &registry, &[]);
+    let path = registry.join("v1/model.json");
+    let mut artifact: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    artifact["feature_version"] = serde_json::json!("f1-000000000000");
+    std::fs::write(&path, artifact.to_string()).unwrap();
+    let out = fangpin(&["model", "promote", "v1", "--registry", registry.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("f1-000000000000") && err.contains(&features::version()), "{err}");
+    assert!(Registry::open(&registry).promoted().unwrap().is_none());
+}
+
+#[test]
+fn promotion_of_a_worse_model_is_refused_unless_forced() {
+    let d = data("13");
+    let registry = d.root.join("reg");
+    let r = registry.to_str().unwrap();
+    train(&d, &registry, &[]);
+    ok(&["model", "promote", "v1", "--registry", r]);
+    // v2 is v1 with thresholds no probability reaches: it would never alert, a worse model.
+    train(&d, &registry, &[]);
+    let path = registry.join("v2/model.json");
+    let mut v2: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v2["thresholds"] = serde_json::json!({"high": 1.5, "medium": 1.5, "low": 1.5});
+    std::fs::write(&path, v2.to_string()).unwrap();
+    let truth = d.world.join("ground_truth.ndjson");
+    let compare = ["--features", d.snapshots.to_str().unwrap(), "--truth", truth.to_str().unwrap()];
+    let mut args = vec!["model", "promote", "v2", "--registry", r];
+    args.extend_from_slice(&compare);
+    let out = fangpin(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("refused") && err.contains("--force"), "{err}");
+    assert_eq!(Registry::open(&registry).promoted().unwrap().as_deref(), Some("v1"));
+    args.push("--force");
+    ok(&args);
+    assert_eq!(Registry::open(&registry).promoted().unwrap().as_deref(), Some("v2"));
+    let listing = ok(&["model", "list", "--registry", r]);
+    assert!(listing.contains("* v2") && listing.contains("  v1"), "{listing}");
+}
+
+#[tokio::test]
+async fn a_promotion_is_served_without_a_restart() {
+    let d = tokio::task::spawn_blocking(|| {
+        let d = data("14");
+        let registry = d.root.join("reg");
+        train(&d, &registry, &[]);
+        train(&d, &registry, &["--seed", "7"]);
+        ok(&["model", "promote", "v1", "--registry", registry.to_str().unwrap()]);
+        d
+    })
+    .await
+    .unwrap();
+    let registry = Registry::open(&d.root.join("reg"));
+    let source = GraderSource::Promoted(PromotedModel::open(registry.clone()).unwrap());
+    let decoder = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
+    let mut pipeline = Pipeline::new(PipelineConfig::default(), decoder, source, Metrics::new()).unwrap();
+    let mut files = FileSource::open(&d.world).unwrap();
+    let mut sink = MemorySink::default();
+    let mut versions = Vec::new();
+    let mut batches = 0;
+    while let Some(batch) = files.next_batch(20_000).unwrap() {
+        batches += 1;
+        if batches == 4 {
+            registry.promote("v2").unwrap();
+        }
+        for alert in pipeline.process(batch, &mut sink).await.unwrap() {
+            versions.push((batches, alert.grader.name.clone(), alert.grader.version.clone()));
+        }
+    }
+    assert!(versions.iter().any(|(b, n, v)| *b < 4 && n == "model" && v == "v1"), "no v1 alert before the promotion");
+    assert!(versions.iter().all(|(b, _, v)| *b < 4 || v == "v2"), "an alert after the promotion is not stamped v2");
+    assert!(versions.iter().any(|(b, _, _)| *b >= 4), "no alert after the promotion to check");
+    // Every model alert names the model's reasons in figures.
+    let alerts: Vec<_> = sink.topics.values().flatten().filter(|a| a.get("grader").is_some()).collect();
+    assert!(alerts.iter().all(|a| a["reasons"][0]["code"] == "model" && a["reasons"][0]["text"].as_str().unwrap().contains('%')));
+}
