@@ -62,7 +62,22 @@ fn rows(case: &Case) -> Vec<MonthRow> {
         })
         .collect();
     rows.sort_by(|a, b| (&a.household_code, a.month).cmp(&(&b.household_code, b.month)));
-    rows
+    densify(rows)
+}
+
+/// Like the pipeline's table, one row per household and month from its first to its last:
+/// months a case leaves out are months without activity.
+fn densify(rows: Vec<MonthRow>) -> Vec<MonthRow> {
+    let mut dense: Vec<MonthRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(prev) = dense.last().filter(|p| p.household_code == row.household_code).cloned() {
+            for gap in 1..(row.month.index() - prev.month.index()) {
+                dense.push(MonthRow { month: prev.month.plus(gap), figures: MonthFigures::default(), ..prev.clone() });
+            }
+        }
+        dense.push(row);
+    }
+    dense
 }
 
 #[tokio::test]

@@ -289,6 +289,7 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
     let status = Command::new(env!("CARGO_BIN_EXE_fangpin"))
         .args(["simulate", "--households", "2000", "--seed", "11", "--out"])
         .arg(&world)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();

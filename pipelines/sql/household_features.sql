@@ -2,7 +2,8 @@
 -- Input: household_months, one row per household and calendar month (China time) of the
 -- retained window, money in yuan as DECIMAL(18,2); eval_from is the first month_idx this batch
 -- must report on (earlier rows are history for the trailing sums).
--- Trailing windows are by month_idx RANGE, so a missing month counts as a month without activity.
+-- The table is dense (every month of the window has a row, zeros where nothing happened), so the
+-- trailing windows count rows: ROWS frames are far cheaper in DataFusion than RANGE frames.
 SELECT
   m.*,
   SUM(m.wage_loss + m.farm_expected - m.farm_actual) OVER w3 AS income_loss_3m,
@@ -25,5 +26,5 @@ SELECT
   ) / m.members AS per_capita_income
 FROM household_months m
 WINDOW
-  w3 AS (PARTITION BY m.household_code ORDER BY m.month_idx RANGE BETWEEN 2 PRECEDING AND CURRENT ROW),
-  w12 AS (PARTITION BY m.household_code ORDER BY m.month_idx RANGE BETWEEN 11 PRECEDING AND CURRENT ROW)
+  w3 AS (PARTITION BY m.household_code ORDER BY m.month_idx ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+  w12 AS (PARTITION BY m.household_code ORDER BY m.month_idx ROWS BETWEEN 11 PRECEDING AND CURRENT ROW)

@@ -104,9 +104,7 @@ impl Pipeline {
     ) -> Result<Pipeline, PipelineError> {
         let mut grader = grader;
         let serving = grader.current();
-        // The rules grader reads indicator hits only; "rules-v1" names that feature set until
-        // models carry their own feature version.
-        metrics.set_model(serving.name(), serving.version(), "rules-v1");
+        metrics.set_model(serving.name(), serving.version(), &features::version());
         Ok(Pipeline {
             decoder,
             state: State::new(config.history_months),
@@ -284,7 +282,12 @@ impl Pipeline {
     fn grade(&mut self, evaluation: &Evaluation) -> Result<Vec<Alert>, PipelineError> {
         let grader = self.grader.current();
         let stamp = GraderStamp { name: grader.name().to_owned(), version: grader.version().to_owned() };
-        self.stats.grader = format!("{} {}", stamp.name, stamp.version);
+        let serving = format!("{} {}", stamp.name, stamp.version);
+        if serving != self.stats.grader {
+            // A newly promoted model: the info metric names it from this batch on.
+            self.metrics.set_model(&stamp.name, &stamp.version, &features::version());
+            self.stats.grader = serving;
+        }
         let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
         let line = f64::try_from(self.poverty_line).unwrap_or(8_000.0);
         let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
