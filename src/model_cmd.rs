@@ -61,6 +61,14 @@ pub struct DataArgs {
     /// `ground_truth.ndjson` of the simulated world the snapshots came from.
     #[arg(long)]
     truth: PathBuf,
+    /// Cadres' answers (`verify.outcomes` records, NDJSON): they override the truth for the
+    /// household-month of the alert they answer. Needs --alerts.
+    #[arg(long, requires = "alerts")]
+    outcomes: Option<PathBuf>,
+    /// Directory of the queues (`verify.door_visit.ndjson`, `verify.phone.ndjson`) the
+    /// answered alerts were sent to.
+    #[arg(long)]
+    alerts: Option<PathBuf>,
 }
 
 /// Training options.
@@ -88,7 +96,7 @@ pub async fn run(command: ModelCommand) -> Result<()> {
         ModelCommand::List(r) => list(&Registry::open(&r.dir)),
         ModelCommand::Evaluate { version, data, registry } => {
             let registry = Registry::open(&registry.dir);
-            let rows = examples(&data.features, &data.truth).await?;
+            let rows = examples(&data).await?;
             let e = evaluate(&registry.grader(&version)?.artifact().clone(), &rows);
             println!("{version} on {} rows ({} at risk):", e.model.rows, e.model.at_risk);
             print_quality("model", &e.model);
@@ -101,7 +109,8 @@ pub async fn run(command: ModelCommand) -> Result<()> {
     }
 }
 
-async fn examples(features: &Path, truth: &Path) -> Result<Vec<Example>> {
+async fn examples(data: &DataArgs) -> Result<Vec<Example>> {
+    let (features, truth) = (&data.features, &data.truth);
     let truth = fangpin_simulator::truth::load(truth).with_context(|| format!("reading {}", truth.display()))?;
     let mut below = Vec::new();
     for t in &truth {
@@ -110,16 +119,56 @@ async fn examples(features: &Path, truth: &Path) -> Result<Vec<Example>> {
             below.push((t.household_code.clone(), month));
         }
     }
-    let rows = training::examples(features, &below, &[]).await?;
+    let answers = match (&data.outcomes, &data.alerts) {
+        (Some(outcomes), Some(alerts)) => answers(outcomes, alerts)?,
+        _ => Vec::new(),
+    };
+    let rows = training::examples(features, &below, &answers).await?;
     if rows.is_empty() {
         bail!("no labelled rows under {}: need snapshots covering at least four months", features.display());
     }
     Ok(rows)
 }
 
+/// Cadres' answers as (household, month, at risk), found through the alerts they answer.
+/// `unreachable` answers say nothing about risk and are left out.
+fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<(String, Month, bool)>> {
+    let read = |path: &Path| -> Result<Vec<serde_json::Value>> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).with_context(|| format!("a line of {} is not JSON", path.display())))
+            .collect()
+    };
+    let mut raised = std::collections::HashMap::new();
+    for queue in ["verify.door_visit.ndjson", "verify.phone.ndjson"] {
+        for a in read(&alerts.join(queue))? {
+            let (Some(id), Some(h), Some(m)) = (a["alert_id"].as_str(), a["household_code"].as_str(), a["month"].as_str()) else {
+                continue;
+            };
+            if let Some(month) = Month::parse_dashed(m) {
+                raised.insert(id.to_owned(), (h.to_owned(), month));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for o in read(outcomes)? {
+        let at_risk = match o["outcome"].as_str() {
+            Some("confirmed_risk") => true,
+            Some("no_risk") => false,
+            _ => continue,
+        };
+        if let Some((h, m)) = o["alert_id"].as_str().and_then(|id| raised.get(id)) {
+            out.push((h.clone(), *m, at_risk));
+        }
+    }
+    eprintln!("{} cadre answers matched an alert", out.len());
+    Ok(out)
+}
+
 async fn train_cmd(args: TrainArgs) -> Result<()> {
     let registry = Registry::open(&args.registry.dir);
-    let rows = examples(&args.data.features, &args.data.truth).await?;
+    let rows = examples(&args.data).await?;
     let last = rows.iter().map(|e| e.month_idx).max().expect("rows are not empty");
     let eval_from = match &args.eval_from {
         Some(m) => Month::parse_dashed(m).with_context(|| format!("--eval-from {m} is not YYYY-MM"))?.index(),
@@ -175,7 +224,8 @@ async fn promote(registry: &Registry, version: &str, data: Option<(PathBuf, Path
     }
     let (new, old, on) = match &data {
         Some((features, truth)) => {
-            let rows = examples(features, truth).await?;
+            let data = DataArgs { features: features.clone(), truth: truth.clone(), outcomes: None, alerts: None };
+            let rows = examples(&data).await?;
             let old = registry.grader(&current)?;
             (
                 evaluate(candidate.artifact(), &rows).model,

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fangpin_connectors::event::Month;
 use fangpin_connectors::{Decoder, DecoderConfig, FileSource, Pseudonymiser};
 use fangpin_models::ModelArtifact;
 use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
@@ -77,6 +78,25 @@ fn training_is_reproducible_and_artifacts_round_trip() {
     let differing = rows.iter().filter(|f| artifact.probability(f) != again.probability(f)).count();
     assert_eq!(differing, 0);
     assert!(rows.iter().any(|f| artifact.probability(f) > 0.5), "the model never predicts risk");
+}
+
+#[tokio::test]
+async fn cadre_answers_override_the_truth_in_the_training_labels() {
+    let d = tokio::task::spawn_blocking(|| data("15")).await.unwrap();
+    let truth = fangpin_simulator::truth::load(&d.world.join("ground_truth.ndjson")).unwrap();
+    let h = truth[0].household_code.clone();
+    let march = Month::new(2024, 3).unwrap();
+    let positives = |rows: &[fangpin_models::train::Example]| rows.iter().filter(|e| e.label).count();
+    let examples = |below: Vec<(String, Month)>, answers: Vec<(String, Month, bool)>| {
+        let snapshots = d.snapshots.clone();
+        async move { fangpin_pipelines::training::examples(&snapshots, &below, &answers).await.unwrap() }
+    };
+    // Below the line in March labels January to March (the fall is within three months).
+    assert_eq!(positives(&examples(vec![(h.clone(), march)], vec![]).await), 3);
+    // A cadre found no risk in March: that month's label follows the cadre.
+    assert_eq!(positives(&examples(vec![(h.clone(), march)], vec![(h.clone(), march, false)]).await), 2);
+    // A cadre confirmed risk where the truth has none.
+    assert_eq!(positives(&examples(vec![], vec![(h.clone(), march, true)]).await), 1);
 }
 
 /// Feature vectors of the snapshot rows (read back through the training SQL).

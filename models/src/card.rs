@@ -212,7 +212,7 @@ impl ModelCard {
                 let _ = writeln!(md, "| {} | {} | {:.3} | {:.3} |", g.grade, g.alerts, g.precision, g.recall_at_or_above);
             }
             let c = &q.confusion;
-            let _ = writeln!(md, "\nConfusion (rows): | | high | medium | low | none |\n|---|---|---|---|---|");
+            let _ = writeln!(md, "\nRows by truth and grade given:\n\n| | high | medium | low | none |\n|---|---|---|---|---|");
             let _ = writeln!(md, "| at risk | {} | {} | {} | {} |", c.at_risk[0], c.at_risk[1], c.at_risk[2], c.at_risk[3]);
             let _ = writeln!(md, "| not at risk | {} | {} | {} | {} |", c.not_at_risk[0], c.not_at_risk[1], c.not_at_risk[2], c.not_at_risk[3]);
         }
