@@ -91,4 +91,10 @@ pub trait Grader: Send + Sync {
     fn version(&self) -> &str;
     /// The assessment, or `None` when the household-month needs no verification.
     fn grade(&self, input: &GradingInput) -> Option<Assessment>;
+
+    /// Whether it may alert on a household-month where no indicator fired; when not, the
+    /// pipeline skips building features for those rows.
+    fn grades_without_hits(&self) -> bool {
+        true
+    }
 }

@@ -69,6 +69,10 @@ impl Grader for RulesGrader {
         "1"
     }
 
+    fn grades_without_hits(&self) -> bool {
+        false
+    }
+
     fn grade(&self, input: &GradingInput) -> Option<Assessment> {
         if input.hits.is_empty() {
             return None;

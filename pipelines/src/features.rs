@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32Type};
+use rust_decimal::Decimal;
 use fangpin_connectors::event::{Category, Month};
 use sha2::{Digest, Sha256};
 
@@ -79,6 +80,10 @@ pub fn version() -> String {
 #[derive(Clone, Debug, Default)]
 pub struct FeatureRow {
     values: [f64; COLUMNS.len()],
+    /// Estimated per-capita disposable income, exact (the grading input keeps it as money).
+    pub per_capita_income: Option<Decimal>,
+    /// Whether the batch reports on this month (it is not only history for a trend).
+    pub reported: bool,
 }
 
 impl FeatureRow {
@@ -106,7 +111,8 @@ const COLUMNS: [&str; 15] = [
     "labor_count",
 ];
 
-/// Reads every row of `household_features`, keyed by household and month.
+/// Reads the rows of `household_features` grading needs, keyed by household and month: the
+/// months reported on (from `eval_from`) and the three before them, which trends look back to.
 pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), FeatureRow>, PipelineError> {
     let mut out = HashMap::new();
     for batch in batches {
@@ -116,17 +122,36 @@ pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), Fea
         let households = cast(col("household_code")?, &DataType::Utf8)?;
         let households = households.as_string::<i32>();
         let months = col("month_idx")?.as_primitive::<Int32Type>().clone();
+        let from = col("eval_from")?.as_primitive::<Int32Type>().clone();
+        let income = col("per_capita_income")?;
+        let DataType::Decimal128(_, scale) = income.data_type() else {
+            return Err(PipelineError::Internal(format!("per_capita_income is {}", income.data_type())));
+        };
+        let scale = u32::from(*scale as u8);
+        let income = income.as_primitive::<Decimal128Type>();
         let floats: Vec<_> = COLUMNS
             .iter()
             .map(|c| Ok(cast(col(c)?, &DataType::Float64)?))
             .collect::<Result<Vec<_>, PipelineError>>()?;
         for i in 0..batch.num_rows() {
+            let (month, eval_from) = (months.value(i), from.value(i));
+            if month < eval_from - 3 {
+                continue;
+            }
             let mut values = [0.0; COLUMNS.len()];
             for (value, array) in values.iter_mut().zip(&floats) {
                 let a = array.as_primitive::<Float64Type>();
                 *value = if a.is_null(i) { 0.0 } else { a.value(i) };
             }
-            out.insert((households.value(i).to_owned(), Month::from_index(months.value(i))), FeatureRow { values });
+            let per_capita_income = if income.is_null(i) {
+                None
+            } else {
+                let exact = Decimal::try_from_i128_with_scale(income.value(i), scale)
+                    .map_err(|e| PipelineError::Internal(format!("per-capita income out of range: {e}")))?;
+                Some(exact.round_dp(2))
+            };
+            let row = FeatureRow { values, per_capita_income, reported: month >= eval_from };
+            out.insert((households.value(i).to_owned(), Month::from_index(month)), row);
         }
     }
     Ok(out)

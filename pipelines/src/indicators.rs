@@ -83,9 +83,7 @@ pub struct Evaluation {
     pub hits: Vec<Hit>,
     /// The household-months reported on (from each household's `eval_from`), sorted.
     pub evaluated: Vec<(String, Month)>,
-    /// Estimated per-capita disposable income of each evaluated household-month.
-    pub per_capita_income: HashMap<(String, Month), Decimal>,
-    /// The feature columns of every row, history included (trends look back).
+    /// The feature columns of the reported rows and of the three months before them.
     pub feature_rows: HashMap<(String, Month), FeatureRow>,
 }
 
@@ -118,9 +116,9 @@ impl Engine {
         }
         self.register("household_months", split(months))?;
         let features = self.ctx.sql(FEATURES_SQL).await?.collect().await?;
-        let per_capita_income = per_capita(&features)?;
         let feature_rows = crate::features::read_rows(&features)?;
-        let mut evaluated: Vec<(String, Month)> = per_capita_income.keys().cloned().collect();
+        let mut evaluated: Vec<(String, Month)> =
+            feature_rows.iter().filter(|(_, r)| r.reported).map(|(k, _)| k.clone()).collect();
         evaluated.sort_unstable();
         self.register("household_features", features.into_iter().map(|b| vec![b]).collect())?;
         let mut hits = Vec::new();
@@ -137,7 +135,7 @@ impl Engine {
             }
         }
         hits.sort_unstable();
-        Ok(Evaluation { hits, evaluated, per_capita_income, feature_rows })
+        Ok(Evaluation { hits, evaluated, feature_rows })
     }
 
     fn register(&self, name: &str, partitions: Vec<Vec<RecordBatch>>) -> Result<(), PipelineError> {
@@ -190,32 +188,6 @@ fn read_hits(code: &str, batch: &RecordBatch, hits: &mut Vec<Hit>) -> Result<(),
         });
     }
     Ok(())
-}
-
-fn per_capita(features: &[RecordBatch]) -> Result<HashMap<(String, Month), Decimal>, PipelineError> {
-    let mut out = HashMap::new();
-    for batch in features {
-        let col = |name| column(batch, name, "household_features");
-        let households = cast(col("household_code")?, &DataType::Utf8)?;
-        let households = households.as_string::<i32>();
-        let months = col("month_idx")?.as_primitive::<datafusion::arrow::datatypes::Int32Type>();
-        let from = col("eval_from")?.as_primitive::<datafusion::arrow::datatypes::Int32Type>();
-        let income = col("per_capita_income")?;
-        let DataType::Decimal128(_, scale) = income.data_type() else {
-            return Err(PipelineError::Internal(format!("per_capita_income is {}", income.data_type())));
-        };
-        let scale = *scale as u32;
-        let income = income.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
-        for i in 0..batch.num_rows() {
-            if months.value(i) < from.value(i) || income.is_null(i) {
-                continue;
-            }
-            let value = Decimal::try_from_i128_with_scale(income.value(i), scale)
-                .map_err(|e| PipelineError::Internal(format!("per-capita income out of range: {e}")))?;
-            out.insert((households.value(i).to_owned(), Month::from_index(months.value(i))), value.round_dp(2));
-        }
-    }
-    Ok(out)
 }
 
 /// A yuan amount as integer fen.

@@ -300,7 +300,7 @@ impl Pipeline {
                 .push(IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() });
         }
         // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
-        let every_row = grader.name() != "rules" || self.shadow.is_some() || self.snapshots.is_some();
+        let every_row = grader.grades_without_hits() || self.shadow.is_some() || self.snapshots.is_some();
         let mut alerts = Vec::new();
         for (code, month) in &evaluation.evaluated {
             let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
@@ -314,7 +314,7 @@ impl Pipeline {
             let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
             let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
             let features = features::vector(row, before, h, household.county(), &codes, line);
-            let per_capita = evaluation.per_capita_income.get(&(code.clone(), *month)).copied();
+            let per_capita = row.per_capita_income;
             let input = GradingInput {
                 county_code: household.county().to_owned(),
                 category: p.category.code().to_owned(),
