@@ -15,6 +15,8 @@ struct File {
     pipeline: PipelineSection,
     #[serde(default)]
     privacy: PrivacySection,
+    /// Read by the Kafka runner (`fangpin_connectors::kafka::KafkaSettings`) when built with Kafka.
+    kafka: Option<toml::Table>,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +63,8 @@ pub struct Settings {
     pub rules_only: bool,
     /// Where to write feature snapshots (Parquet), if anywhere.
     pub features_out: Option<PathBuf>,
+    /// The `[kafka]` section, not yet interpreted.
+    pub kafka: Option<toml::Table>,
 }
 
 impl Settings {
@@ -84,6 +88,7 @@ impl Settings {
             models_dir: file.pipeline.models_dir.unwrap_or_else(|| PathBuf::from("models/registry")),
             rules_only: overrides.rules_only,
             features_out: overrides.features_out.clone(),
+            kafka: file.kafka,
         };
         if let Ok(v) = std::env::var("FANGPIN_POVERTY_LINE") {
             s.poverty_line = v.parse().with_context(|| format!("FANGPIN_POVERTY_LINE={v} is not a number"))?;
@@ -111,4 +116,19 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+/// The Kafka settings: the `[kafka]` section, then environment variables, then `brokers`.
+#[cfg(feature = "kafka")]
+pub fn kafka_settings(settings: &Settings, brokers: Option<&str>) -> Result<fangpin_connectors::kafka::KafkaSettings> {
+    let mut kafka: fangpin_connectors::kafka::KafkaSettings = match &settings.kafka {
+        Some(table) => table.clone().try_into().context("in the [kafka] section of the configuration")?,
+        None => Default::default(),
+    };
+    kafka.apply_env();
+    if let Some(b) = brokers {
+        kafka.brokers = b.to_owned();
+    }
+    kafka.check()?;
+    Ok(kafka)
 }

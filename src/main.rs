@@ -2,6 +2,8 @@
 //! the member crates (`connectors/`, `pipelines/`, `models/`, `simulator/`).
 
 mod config;
+#[cfg(feature = "kafka")]
+mod kafka_run;
 mod model_cmd;
 mod replay;
 mod summary;
@@ -27,7 +29,8 @@ enum Command {
     Demo(DemoArgs),
     /// Write a synthetic Xiaogan as contract-format NDJSON files plus ground truth.
     Simulate(SimulateArgs),
-    /// Replay a directory of contract files through the pipeline.
+    /// Run the pipeline: on Kafka (see `[kafka]` in the configuration), or over a directory of
+    /// contract files with --from-dir.
     Run(RunArgs),
     /// Train, evaluate, list and promote risk models.
     #[command(subcommand)]
@@ -65,16 +68,31 @@ struct SimulateArgs {
     /// Output directory for the `<topic>.ndjson` files and `ground_truth.ndjson`.
     #[arg(long)]
     out: PathBuf,
+    /// Also publish the world to the contract topics of these brokers (HOST:PORT[,...]).
+    #[arg(long, value_name = "BROKERS")]
+    to_kafka: Option<String>,
+    /// With --to-kafka: publish at most this many records per second (default: as fast as possible).
+    #[arg(long, value_name = "RECORDS_PER_SEC")]
+    rate: Option<u32>,
+    /// With --to-kafka: configuration file whose `[kafka]` section names topics and options.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
 struct RunArgs {
-    /// Directory of `<topic>.ndjson` contract files to replay.
+    /// Directory of `<topic>.ndjson` contract files to replay instead of consuming Kafka.
+    #[arg(long, requires = "out")]
+    from_dir: Option<PathBuf>,
+    /// With --from-dir: where the queues and dead letters are written, as `<topic>.ndjson`.
     #[arg(long)]
-    from_dir: PathBuf,
-    /// Where the queues and dead letters are written, as `<topic>.ndjson`.
-    #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
+    /// Kafka brokers (HOST:PORT[,...]), overriding the configuration.
+    #[arg(long, conflicts_with = "from_dir")]
+    brokers: Option<String>,
+    /// Stop once every input partition is drained up to the end offsets seen at start.
+    #[arg(long, conflicts_with = "from_dir")]
+    stop_at_end: bool,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -129,11 +147,17 @@ fn main() -> Result<()> {
                 summary.fallers,
                 args.out.display()
             );
+            if let Some(brokers) = &args.to_kafka {
+                publish(&runtime, &args, brokers)?;
+            }
             Ok(())
         }
         Command::Run(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
-            let report = runtime.block_on(replay::run(&settings, &args.from_dir, &args.out, args.pipeline.metrics_addr))?;
+            let report = match (&args.from_dir, &args.out) {
+                (Some(from_dir), Some(out)) => runtime.block_on(replay::run(&settings, from_dir, out, args.pipeline.metrics_addr))?,
+                _ => run_kafka(&runtime, &settings, &args)?,
+            };
             summary::print(&report, None);
             args.pipeline.linger();
             Ok(())
@@ -153,6 +177,34 @@ fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[cfg(feature = "kafka")]
+fn run_kafka(runtime: &tokio::runtime::Runtime, settings: &config::Settings, args: &RunArgs) -> Result<replay::Report> {
+    let kafka = config::kafka_settings(settings, args.brokers.as_deref())?;
+    runtime.block_on(kafka_run::run(settings, &kafka, args.stop_at_end, args.pipeline.metrics_addr))
+}
+
+#[cfg(feature = "kafka")]
+fn publish(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, brokers: &str) -> Result<()> {
+    let overrides = config::Overrides { batch_size: None, indicators: None, models: None, rules_only: true, features_out: None };
+    let settings = config::Settings::load(args.config.as_deref(), &overrides)?;
+    let kafka = config::kafka_settings(&settings, Some(brokers))?;
+    let started = std::time::Instant::now();
+    let sent = runtime.block_on(kafka_run::publish(&args.out, &kafka, args.rate))?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("published {sent} records to {brokers} in {secs:.1} s ({:.0} records/s)", sent as f64 / secs.max(1e-9));
+    Ok(())
+}
+
+#[cfg(not(feature = "kafka"))]
+fn run_kafka(_: &tokio::runtime::Runtime, _: &config::Settings, _: &RunArgs) -> Result<replay::Report> {
+    anyhow::bail!("give --from-dir and --out, or use a fangpin built with Kafka support (cargo build --features kafka)")
+}
+
+#[cfg(not(feature = "kafka"))]
+fn publish(_: &tokio::runtime::Runtime, _: &SimulateArgs, _: &str) -> Result<()> {
+    anyhow::bail!("--to-kafka needs a fangpin built with Kafka support (cargo build --features kafka)")
 }
 
 impl PipelineArgs {

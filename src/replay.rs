@@ -19,7 +19,10 @@ use crate::config::Settings;
 pub struct Report {
     pub stats: RunStats,
     pub elapsed: Duration,
-    pub out: std::path::PathBuf,
+    /// Where the queues and dead letters went.
+    pub out: String,
+    /// Events of the run worth a line in the summary (restores after rebalances).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -41,8 +44,8 @@ pub fn simulate(world: &fangpin_simulator::WorldConfig, out: &Path) -> Result<fa
     Ok(summary)
 }
 
-/// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
-pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr: Option<SocketAddr>) -> Result<Report> {
+/// The pipeline `settings` describe, serving metrics at `metrics_addr` if given.
+pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>) -> Result<Pipeline> {
     let pseudonymiser = pseudonymiser(settings)?;
     let indicators = match &settings.indicators_dir {
         Some(dir) => indicators::load_dir(dir)?,
@@ -63,6 +66,12 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr:
     if let Some(dir) = &settings.features_out {
         pipeline = pipeline.with_snapshots(dir)?;
     }
+    Ok(pipeline)
+}
+
+/// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
+pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr: Option<SocketAddr>) -> Result<Report> {
+    let mut pipeline = build_pipeline(settings, metrics_addr)?;
     let mut source = FileSource::open(from_dir)?;
     let mut lag = metrics::source::SourceLag::new(pipeline.metrics(), from_dir, &source.topics());
     for ignored in source.ignored_files() {
@@ -83,7 +92,7 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr:
     lag.finish();
     pipeline.finish(&mut sink)?;
     bar.finish_and_clear();
-    Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out: out.to_owned() })
+    Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out: out.display().to_string(), notes: Vec::new() })
 }
 
 /// The promoted model of the registry, or the rules when asked for or when none is promoted.

@@ -106,7 +106,10 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
         });
         row("alerts", &|a, _| a.alerts.to_string());
     }
-    println!("queues and dead letters: {}", report.out.display());
+    for note in &report.notes {
+        println!("{note}");
+    }
+    println!("queues and dead letters: {}", report.out);
 }
 
 /// Name of a Xiaogan county-level unit.

@@ -5,7 +5,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::dead_letter::DeadLetter;
 use crate::error::ConnectorError;
+use crate::topic::output;
 
 /// Where output messages go: a directory of files now, a Kafka producer later.
 pub trait Sink {
@@ -13,6 +15,13 @@ pub trait Sink {
     fn send(&mut self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ConnectorError>;
     /// Makes everything sent so far durable (written out, or acknowledged by the broker).
     fn flush(&mut self) -> Result<(), ConnectorError>;
+
+    /// Queues a dead letter on the dead-letter topic, keyed by its source topic. A Kafka sink
+    /// also puts where it came from and why in the message headers.
+    fn send_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), ConnectorError> {
+        let json = serde_json::to_vec(letter).map_err(|e| ConnectorError::Internal(e.to_string()))?;
+        self.send(output::DEAD_LETTER, &letter.topic, &json)
+    }
 }
 
 /// Writes each topic to `<out_dir>/<topic>.ndjson`; call [`Sink::flush`] before dropping it,

@@ -23,6 +23,14 @@ pub enum ConnectorError {
     /// The input as a whole is unusable (e.g. a replay directory holding no contract file): point the run at the right input.
     #[error("unusable input: {0}")]
     Input(String),
+    /// The Kafka cluster refused or failed an operation (unreachable brokers, a failed delivery,
+    /// a failed commit): check the brokers and the security settings; work not committed is
+    /// read again on restart.
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    /// A bug in fangpin (e.g. a record that cannot be serialised): report it.
+    #[error("internal error, please report: {0}")]
+    Internal(String),
 }
 
 impl ConnectorError {

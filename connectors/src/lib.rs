@@ -16,6 +16,8 @@ pub mod dir_sink;
 pub mod error;
 pub mod event;
 pub mod file_source;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod pseudonym;
 pub mod topic;
 

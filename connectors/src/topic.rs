@@ -66,6 +66,8 @@ pub mod output {
     pub const DOOR_VISIT: &str = "verify.door_visit";
     /// Medium and low-risk alerts: phone checks.
     pub const PHONE: &str = "verify.phone";
+    /// Every alert, whatever its queue: for dashboards, archives and the task inbox.
+    pub const ALERTS: &str = "alerts";
     /// Every rejected record, with its reason and its payload masked.
     pub const DEAD_LETTER: &str = "dead_letter";
 }

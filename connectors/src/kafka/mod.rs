@@ -1,0 +1,56 @@
+//! Kafka: department topics in, queues, alerts, dead letters and the state changelog out.
+//!
+//! Built on rdkafka with librdkafka compiled from source (Debian's is too old). Household topics
+//! are keyed by household code and read by one consumer group, so that every household's records
+//! reach one instance; prices and weather are small and read in full by every instance.
+//!
+//! - [`settings`]: the `[kafka]` configuration: brokers, group, topic names, librdkafka options.
+//! - [`admin`]: creates missing topics and checks that household topics are co-partitioned.
+//! - [`source`]: the group consumer plus the broadcast consumer, batching and offset commits.
+//! - [`sink`]: the producer behind [`crate::Sink`], with delivery tracking and dead-letter headers.
+//! - [`changelog`]: reads a changelog partition back when its partition is assigned.
+
+pub mod admin;
+pub mod changelog;
+pub mod settings;
+pub mod sink;
+pub mod source;
+
+pub use settings::{KafkaSettings, TopicNames};
+pub use sink::KafkaSink;
+pub use source::{KafkaSource, Polled};
+
+use crate::ConnectorError;
+
+fn kafka_error(what: &str, e: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::Kafka(format!("{what}: {e}"))
+}
+
+/// The message key a contract gives a record: the household code, `county_code:commodity` for
+/// prices, the station for weather. `None` when the payload is not JSON or lacks the fields
+/// (the record is still published, unkeyed, and fangpin dead-letters it).
+pub fn contract_key(topic: crate::Topic, payload: &[u8]) -> Option<String> {
+    use crate::Topic;
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    match topic {
+        Topic::Prices => Some(format!("{}:{}", field("county_code")?, field("commodity")?)),
+        Topic::Weather => field("station_id"),
+        _ => field("household_code"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Topic;
+
+    #[test]
+    fn keys_follow_the_contracts() {
+        let key = |t, s: &str| contract_key(t, s.as_bytes());
+        assert_eq!(key(Topic::Medical, r#"{"household_code":"420902001001-0001"}"#).as_deref(), Some("420902001001-0001"));
+        assert_eq!(key(Topic::Prices, r#"{"county_code":"420902","commodity":"tea"}"#).as_deref(), Some("420902:tea"));
+        assert_eq!(key(Topic::Weather, r#"{"station_id":"57482"}"#).as_deref(), Some("57482"));
+        assert_eq!(key(Topic::Roster, "not json"), None);
+    }
+}

@@ -1,0 +1,167 @@
+//! The `[kafka]` section of the configuration file, with environment overrides.
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+use serde::Deserialize;
+
+use crate::topic::{output, Topic};
+use crate::ConnectorError;
+
+/// How fangpin talks to Kafka. Every field has a default that suits a local broker.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Consumer group of the household topics: instances with the same id share the work.
+    pub group_id: String,
+    /// Partitions of the topics fangpin creates when they are missing.
+    pub partitions: i32,
+    /// Replication factor of the topics fangpin creates.
+    pub replication: i32,
+    /// Longest wait, in milliseconds, to fill a micro-batch before processing what arrived.
+    pub linger_ms: u64,
+    /// A micro-batch also ends when nothing arrives for this long, in milliseconds: the
+    /// instance is caught up, and processes and commits what it has.
+    pub idle_ms: u64,
+    /// How often, in milliseconds, outputs are flushed, state checkpointed and offsets committed.
+    pub commit_interval_ms: u64,
+    /// Topic names.
+    pub topics: TopicNames,
+    /// librdkafka options passed through as they are, e.g. `"security.protocol" = "SASL_SSL"`,
+    /// `"sasl.mechanisms" = "SCRAM-SHA-512"`, `"ssl.ca.location" = "/etc/ssl/kafka-ca.pem"`.
+    /// Secrets are better given as `FANGPIN_RDKAFKA_SASL_PASSWORD` (see [`KafkaSettings::apply_env`]).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Topic names; inputs default to the contract names.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicNames {
+    /// Contract topic name → the topic it is actually published on, for clusters that prefix names.
+    pub inputs: BTreeMap<String, String>,
+    pub door_visit: String,
+    pub phone: String,
+    pub alerts: String,
+    pub dead_letter: String,
+    /// Where each instance checkpoints household state, keyed by household code, partitioned
+    /// like the household topics. Should be compacted (`cleanup.policy=compact`).
+    pub changelog: String,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "fangpin".into(),
+            partitions: 4,
+            replication: 1,
+            linger_ms: 500,
+            idle_ms: 100,
+            commit_interval_ms: 5_000,
+            topics: TopicNames::default(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        TopicNames {
+            inputs: BTreeMap::new(),
+            door_visit: output::DOOR_VISIT.into(),
+            phone: output::PHONE.into(),
+            alerts: output::ALERTS.into(),
+            dead_letter: output::DEAD_LETTER.into(),
+            changelog: "fangpin.state-changelog".into(),
+        }
+    }
+}
+
+/// Topics keyed by household: read by the consumer group, partition by partition.
+pub fn is_household_topic(topic: Topic) -> bool {
+    !matches!(topic, Topic::Prices | Topic::Weather)
+}
+
+impl KafkaSettings {
+    /// Applies `FANGPIN_KAFKA_BROKERS`, `FANGPIN_KAFKA_GROUP_ID`, and every
+    /// `FANGPIN_RDKAFKA_<NAME>` as the librdkafka option `<name>` with `_` read as `.`
+    /// (`FANGPIN_RDKAFKA_SASL_PASSWORD` → `sasl.password`).
+    pub fn apply_env(&mut self) {
+        for (key, value) in std::env::vars() {
+            match key.as_str() {
+                "FANGPIN_KAFKA_BROKERS" => self.brokers = value,
+                "FANGPIN_KAFKA_GROUP_ID" => self.group_id = value,
+                _ => {
+                    if let Some(name) = key.strip_prefix("FANGPIN_RDKAFKA_") {
+                        self.properties.insert(name.to_ascii_lowercase().replace('_', "."), value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refuses settings that cannot work, naming the field.
+    pub fn check(&self) -> Result<(), ConnectorError> {
+        if self.brokers.trim().is_empty() {
+            return Err(ConnectorError::Config("kafka.brokers is empty".into()));
+        }
+        if self.partitions < 1 || self.replication < 1 {
+            return Err(ConnectorError::Config("kafka.partitions and kafka.replication must be at least 1".into()));
+        }
+        for name in self.topics.inputs.keys() {
+            if Topic::from_name(name).is_none() {
+                return Err(ConnectorError::Config(format!("kafka.topics.inputs: {name:?} is not a contract topic")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Kafka topic a contract topic is read from.
+    pub fn input_name(&self, topic: Topic) -> &str {
+        self.topics.inputs.get(topic.name()).map_or(topic.name(), String::as_str)
+    }
+
+    /// The configured name of an output topic given by its [`output`] name.
+    pub fn output_name<'a>(&'a self, logical: &'a str) -> &'a str {
+        match logical {
+            output::DOOR_VISIT => &self.topics.door_visit,
+            output::PHONE => &self.topics.phone,
+            output::ALERTS => &self.topics.alerts,
+            output::DEAD_LETTER => &self.topics.dead_letter,
+            other => other,
+        }
+    }
+
+    /// A librdkafka configuration with the brokers and the pass-through options.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_refuses_unknown_inputs() {
+        let s: KafkaSettings =
+            toml::from_str("brokers = \"k1:9092\"\n[topics]\ninputs = { \"dept.hr.employment\" = \"xg.hr\" }\nalerts = \"xg.alerts\"\n")
+                .unwrap();
+        assert_eq!(s.brokers, "k1:9092");
+        assert_eq!(s.input_name(Topic::Employment), "xg.hr");
+        assert_eq!(s.input_name(Topic::Medical), "dept.medical.settlements");
+        assert_eq!(s.output_name(output::ALERTS), "xg.alerts");
+        assert_eq!(s.output_name(output::PHONE), "verify.phone");
+        s.check().unwrap();
+        let bad: KafkaSettings = toml::from_str("[topics]\ninputs = { \"dept.nope\" = \"x\" }\n").unwrap();
+        assert!(bad.check().is_err());
+        assert!(toml::from_str::<KafkaSettings>("brokerz = \"x\"").is_err());
+    }
+}

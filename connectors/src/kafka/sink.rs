@@ -1,0 +1,144 @@
+//! The producer behind [`Sink`]: queues, alerts, dead letters and changelog records.
+//!
+//! Sending only queues a message in librdkafka; [`Sink::flush`] waits until the broker has
+//! acknowledged everything queued and fails if any message could not be delivered, so that the
+//! caller never commits input offsets for outputs that were lost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message};
+
+use super::{kafka_error, KafkaSettings};
+use crate::dead_letter::DeadLetter;
+use crate::topic::output;
+use crate::{ConnectorError, Sink};
+
+/// How long a flush may wait for acknowledgements before the run stops with an error.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Counts deliveries and keeps the first failure.
+#[derive(Default)]
+pub struct Deliveries {
+    acknowledged: AtomicU64,
+    failed: AtomicU64,
+    first_failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, message)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert_with(|| format!("delivery to {} failed: {e}", message.topic()));
+            }
+        }
+    }
+}
+
+/// A Kafka producer writing fangpin's outputs under their configured names.
+pub struct KafkaSink {
+    producer: BaseProducer<Deliveries>,
+    settings: KafkaSettings,
+}
+
+impl KafkaSink {
+    /// A producer for `settings`. Idempotence keeps retries from writing a message twice, and
+    /// the murmur2 partitioner is the Java clients' default, so keys land where they would
+    /// from any other producer.
+    pub fn new(settings: &KafkaSettings) -> Result<KafkaSink, ConnectorError> {
+        let producer = settings
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "20")
+            .create_with_context(Deliveries::default())
+            .map_err(|e| kafka_error("creating the producer", e))?;
+        Ok(KafkaSink { producer, settings: settings.clone() })
+    }
+
+    /// Messages acknowledged by the broker so far.
+    pub fn acknowledged(&self) -> u64 {
+        self.producer.context().acknowledged.load(Ordering::Relaxed)
+    }
+
+    /// Queues a message to a topic given by its real name, to `partition` if given, else by key;
+    /// `payload` `None` is a tombstone.
+    pub fn produce(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: &str,
+        payload: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), ConnectorError> {
+        let mut record = BaseRecord::<str, [u8]>::to(topic).key(key);
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                // librdkafka's queue is full: serve delivery reports to make room, then retry.
+                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    self.producer.poll(Duration::from_millis(50));
+                }
+                Err((e, _)) => return Err(kafka_error(&format!("producing to {topic}"), e)),
+            }
+        }
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(&mut self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ConnectorError> {
+        let name = self.settings.output_name(topic).to_owned();
+        self.produce(&name, None, key, Some(payload), None)
+    }
+
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        self.producer.flush(FLUSH_TIMEOUT).map_err(|e| kafka_error("waiting for the broker to acknowledge outputs", e))?;
+        let context = self.producer.context();
+        if context.failed.load(Ordering::Relaxed) > 0 {
+            let first = context.first_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            return Err(ConnectorError::Kafka(first.unwrap_or_else(|| "a delivery failed".into())));
+        }
+        Ok(())
+    }
+
+    /// The dead letter as JSON, with its origin in headers so that tools can route it unparsed.
+    fn send_dead_letter(&mut self, letter: &DeadLetter) -> Result<(), ConnectorError> {
+        let json = serde_json::to_vec(letter).map_err(|e| ConnectorError::Internal(e.to_string()))?;
+        // A Kafka source is `topic/partition`; a file source has no partition.
+        let partition = letter.source.rsplit_once('/').map_or("", |(_, p)| p);
+        let partition = if partition.parse::<i32>().is_ok() { partition } else { "" };
+        let offset = letter.offset.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header { key: "source_topic", value: Some(letter.topic.as_str()) })
+            .insert(Header { key: "source_partition", value: Some(partition) })
+            .insert(Header { key: "source_offset", value: Some(offset.as_str()) })
+            .insert(Header { key: "reason", value: Some(letter.reason.as_str()) });
+        // Keyed by where it came from: a dead letter read twice (after a restart) has the same key.
+        let key = format!("{}:{}", letter.source, letter.offset);
+        let topic = self.settings.output_name(output::DEAD_LETTER).to_owned();
+        self.produce(&topic, None, &key, Some(&json), Some(headers))
+    }
+}

@@ -1,0 +1,181 @@
+//! Running against Kafka: the consume → process → produce → checkpoint → commit loop, and
+//! publishing a simulated world to the contract topics.
+//!
+//! Delivery is at-least-once. Offsets are committed only after the outputs of the records they
+//! cover are acknowledged and the state those records changed is acknowledged on the changelog.
+//! A crash replays from the last commit: alert ids are deterministic and the ledger ignores
+//! records it already holds, so a replay repeats messages but never invents different alerts.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use fangpin_connectors::event::HouseholdCode;
+use fangpin_connectors::kafka::{admin::Admin, changelog, contract_key, KafkaSettings, KafkaSink, KafkaSource};
+use fangpin_connectors::topic::output;
+use fangpin_connectors::{FileSource, Sink};
+use fangpin_pipelines::Pipeline;
+
+use crate::config::Settings;
+use crate::replay::{build_pipeline, Report};
+
+/// Consumes the contract topics until stopped, or with `stop_at_end` until every input
+/// partition is drained up to its end offset at start (for replays and tests).
+pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, metrics_addr: Option<SocketAddr>) -> Result<Report> {
+    kafka.check()?;
+    let partitions = Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
+    eprintln!("consuming from {} as group {:?}: household topics have {partitions} partitions", kafka.brokers, kafka.group_id);
+    let mut pipeline = build_pipeline(settings, metrics_addr)?;
+    let mut source = KafkaSource::new(kafka)?;
+    let mut sink = KafkaSink::new(kafka)?;
+    let ends = if stop_at_end { Some(source.end_offsets()?) } else { None };
+    let linger = Duration::from_millis(kafka.linger_ms);
+    let commit_interval = Duration::from_millis(kafka.commit_interval_ms);
+    let mut generation = 0;
+    let mut last_commit = Instant::now();
+    let mut notes = Vec::new();
+    let started = Instant::now();
+    let stop = stop_signal();
+    while !stop.load(Ordering::Relaxed) {
+        let polled = source.poll(settings.batch_size, linger)?;
+        if source.generation() != generation {
+            // The assignment changed: whatever was not committed is read again, so state goes
+            // back to the checkpoint of the partitions now owned.
+            generation = source.generation();
+            let owned = source.assigned_partitions();
+            let (households, records, took) = restore(&mut pipeline, &mut source, kafka, &owned)?;
+            let note = format!(
+                "partitions {owned:?} assigned: restored {households} households from {records} changelog records in {:.2} s",
+                took.as_secs_f64()
+            );
+            eprintln!("{note}");
+            notes.push(note);
+        }
+        if !polled.records.is_empty() {
+            let alerts = pipeline.process(polled.records, &mut sink).await?;
+            for alert in &alerts {
+                sink.send(output::ALERTS, &alert.household_code, &serde_json::to_vec(alert)?)?;
+            }
+            source.mark_processed();
+        }
+        if source.has_uncommitted() && (polled.idle || last_commit.elapsed() >= commit_interval) {
+            checkpoint(&mut pipeline, &source, &mut sink, kafka)?;
+            match source.commit() {
+                Ok(()) => {
+                    last_commit = Instant::now();
+                    if polled.idle {
+                        tracing::info!("caught up: {} records read", pipeline.stats().records_in.values().sum::<u64>());
+                    }
+                }
+                // A rebalance or an absent broker: the next poll notices the former, and the
+                // offsets stay pending until a commit succeeds.
+                Err(e) => tracing::warn!("{e}; will retry"),
+            }
+        }
+        if let Some(ends) = &ends {
+            if polled.idle && !source.has_uncommitted() && source.drained(ends)? {
+                break;
+            }
+        }
+    }
+    if stop.load(Ordering::Relaxed) {
+        // Asked to stop: what was processed is committed; waiting records stay in the state.
+        eprintln!("stopping: committing processed records");
+    } else {
+        // A replay ends here: records still waiting for a roster entry or a settlement are
+        // dead-lettered, as at the end of a file replay.
+        pipeline.finish(&mut sink)?;
+    }
+    checkpoint(&mut pipeline, &source, &mut sink, kafka)?;
+    source.commit()?;
+    let out = format!(
+        "Kafka at {}: {}, {}, {}, {}",
+        kafka.brokers,
+        kafka.topics.door_visit,
+        kafka.topics.phone,
+        kafka.topics.alerts,
+        kafka.topics.dead_letter
+    );
+    Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out, notes })
+}
+
+/// A flag raised by SIGTERM or Ctrl-C: the loop then finishes its batch, commits and stops.
+fn stop_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!("cannot listen for SIGTERM: {e}"),
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}
+
+/// Waits for the outputs so far, then writes and waits for the state of every household they
+/// changed, each to the changelog partition its records arrive on.
+fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSink, kafka: &KafkaSettings) -> Result<()> {
+    sink.flush()?;
+    for household in pipeline.take_changed() {
+        let state = pipeline.checkpoint(&household)?;
+        let partition = source.household_partition(household.as_str());
+        sink.produce(&kafka.topics.changelog, partition, household.as_str(), state.as_deref(), None)?;
+    }
+    sink.flush()?;
+    Ok(())
+}
+
+/// Rebuilds the pipeline's state from the changelog partitions `owned`.
+fn restore(
+    pipeline: &mut Pipeline,
+    source: &mut KafkaSource,
+    kafka: &KafkaSettings,
+    owned: &[i32],
+) -> Result<(usize, u64, Duration)> {
+    let started = Instant::now();
+    pipeline.clear_state();
+    let mut keys = std::collections::HashSet::new();
+    let records = changelog::read(kafka, owned, |partition, key, payload| {
+        source.note_household_partition(key, partition);
+        keys.insert(key.to_owned());
+        let code = HouseholdCode::parse(key).ok_or_else(|| format!("{key:?} is not a household code"))?;
+        pipeline.restore(&code, payload).map_err(|e| e.to_string())
+    })?;
+    pipeline.refresh_state_metrics();
+    Ok((keys.len(), records, started.elapsed()))
+}
+
+/// Publishes the contract files of `dir` to their topics, keyed as the contracts say, in the
+/// order a replay reads them, at most `rate` records per second if given.
+pub async fn publish(dir: &Path, kafka: &KafkaSettings, rate: Option<u32>) -> Result<u64> {
+    kafka.check()?;
+    Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
+    let mut sink = KafkaSink::new(kafka)?;
+    let mut source = FileSource::open(dir)?;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let chunk = rate.map_or(10_000, |r| (r as usize / 10).max(1));
+    while let Some(batch) = source.next_batch(chunk)? {
+        for record in batch {
+            let key = contract_key(record.topic, &record.payload).unwrap_or_default();
+            sink.produce(kafka.input_name(record.topic), None, &key, Some(&record.payload), None)?;
+            sent += 1;
+        }
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64(sent as f64 / f64::from(rate.max(1)));
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+    sink.flush()?;
+    Ok(sent)
+}
