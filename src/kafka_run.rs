@@ -55,6 +55,7 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
             notes.push(note);
         }
         if !polled.records.is_empty() {
+            tracing::debug!("processing a batch of {} records", polled.records.len());
             let alerts = pipeline.process(polled.records, &mut sink).await?;
             for alert in &alerts {
                 sink.send(output::ALERTS, &alert.household_code, &serde_json::to_vec(alert)?)?;
@@ -127,7 +128,7 @@ fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSin
     for household in pipeline.take_changed() {
         let state = pipeline.checkpoint(&household)?;
         let partition = source.household_partition(household.as_str());
-        sink.produce(&kafka.topics.changelog, partition, household.as_str(), state.as_deref(), None)?;
+        sink.produce(&kafka.changelog_topic(), partition, household.as_str(), state.as_deref(), None)?;
     }
     sink.flush()?;
     Ok(())

@@ -2,6 +2,8 @@
 
 mod e2e;
 mod golden;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod metrics;
 mod model;
 mod observability;

@@ -242,7 +242,7 @@ code_enum!(
 );
 
 /// `dept.rural.roster`: who a household is (upsert by household).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RosterEntry {
     pub household: HouseholdCode,
     pub category: Category,
@@ -258,7 +258,7 @@ pub struct RosterEntry {
 }
 
 /// `dept.medical.settlements`: a settled bill, or the reversal of one.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MedicalSettlement {
     pub settlement_id: String,
     pub status: SettlementStatus,
@@ -274,7 +274,7 @@ pub struct MedicalSettlement {
 }
 
 /// `dept.hr.employment`: one worker's month.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmploymentReport {
     pub household: HouseholdCode,
     pub worker: PersonKey,
@@ -285,7 +285,7 @@ pub struct EmploymentReport {
 }
 
 /// `dept.agri.production`: a harvest or loss assessment (a later report with the same id corrects it).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FarmReport {
     pub report_id: String,
     pub household: HouseholdCode,
@@ -298,7 +298,7 @@ pub struct FarmReport {
 }
 
 /// `dept.civil.assistance`: a transfer paid to the household.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssistancePayment {
     pub payment_id: String,
     pub household: HouseholdCode,
@@ -308,7 +308,7 @@ pub struct AssistancePayment {
 }
 
 /// `dept.emergency.disasters`: damage one disaster did to one household.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DisasterReport {
     pub event_id: String,
     pub household: HouseholdCode,
@@ -320,7 +320,7 @@ pub struct DisasterReport {
 
 /// `dept.edu.expenses`: one student's term. The month is the billing month: March for the
 /// spring term, September for the fall term.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SchoolExpense {
     pub household: HouseholdCode,
     pub student: PersonKey,
@@ -333,7 +333,7 @@ pub struct SchoolExpense {
 }
 
 /// `market.prices`: a day's purchase price of a commodity in a county.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PriceObservation {
     pub county_code: String,
     pub commodity: Commodity,
@@ -343,7 +343,7 @@ pub struct PriceObservation {
 }
 
 /// `weather.observations`: a station's day. Measurements, not money, so floating point.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WeatherObservation {
     pub station_id: String,
     pub county_code: String,
@@ -353,7 +353,7 @@ pub struct WeatherObservation {
 }
 
 /// `verify.outcomes`: what a cadre found when verifying an alert.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerificationOutcome {
     pub alert_id: String,
     pub household: HouseholdCode,
@@ -364,9 +364,10 @@ pub struct VerificationOutcome {
     pub verifier: String,
 }
 
-/// A validated, normalised record from any contract topic.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// A validated, normalised record from any contract topic. Serialised with its variant in an
+/// `event` field (not `kind`: assistance payments have a `kind` of their own).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Roster(RosterEntry),
     Medical(MedicalSettlement),

@@ -1,7 +1,7 @@
 //! Alerts: what a verification queue receives, with deterministic ids, and the follow-up policy
 //! that keeps cadres from being sent to the same household every month for the same reasons.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use fangpin_connectors::event::{HouseholdCode, Month};
 use fangpin_connectors::topic::output;
@@ -68,7 +68,7 @@ pub fn alert_id(household: &str, month: Month, codes: &[&str]) -> String {
 }
 
 /// The last alert raised for a household.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Raised {
     id: String,
     month: Month,
@@ -95,6 +95,8 @@ pub struct AlertBook {
     /// Households per (county, township, current grade). Entries stay, at zero, once created,
     /// so that a gauge falls to zero instead of vanishing.
     graded: BTreeMap<(String, String, Grade), i64>,
+    /// Households whose part of the book changed since the last [`AlertBook::take_changed`].
+    changed: HashSet<HouseholdCode>,
 }
 
 impl AlertBook {
@@ -128,6 +130,7 @@ impl AlertBook {
         let previous_grade = previous.map(|p| p.grade);
         self.track(household, previous_grade, supersedes.as_deref(), &id, grade);
         self.last.insert(household.clone(), Raised { id: id.clone(), month, grade, codes });
+        self.changed.insert(household.clone());
         Some(Alert {
             alert_id: id,
             household_code: household.as_str().to_owned(),
@@ -154,19 +157,27 @@ impl AlertBook {
         id: &str,
         grade: Grade,
     ) {
-        let place = |g| (household.county().to_owned(), household.township().to_owned(), g);
-        if let Some(b) = before {
-            *self.graded.entry(place(b)).or_default() -= 1;
-        }
-        *self.graded.entry(place(grade)).or_default() += 1;
+        self.regrade(household, before, Some(grade));
         if let Some(old) = supersedes.and_then(|old| self.issued.by_id.get_mut(old)) {
             old.superseded = true;
         }
         let raised_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let county = household.county().to_owned();
-        self.issued.insert(id, Issued { grade, county, raised_at, verified: false, superseded: false });
+        let issued = Issued { household: household.clone(), grade, raised_at, verified: false, superseded: false };
+        let forgotten = self.issued.insert(id, issued);
+        self.changed.extend(forgotten);
+    }
+
+    /// Moves a household from one current grade to another in the per-township counts.
+    fn regrade(&mut self, household: &HouseholdCode, before: Option<Grade>, after: Option<Grade>) {
+        let place = |g| (household.county().to_owned(), household.township().to_owned(), g);
+        if let Some(b) = before {
+            *self.graded.entry(place(b)).or_default() -= 1;
+        }
+        if let Some(a) = after {
+            *self.graded.entry(place(a)).or_default() += 1;
+        }
     }
 
     /// A verification outcome for `alert_id` arrived: what it answers.
@@ -176,7 +187,8 @@ impl AlertBook {
             Some(i) if i.verified => Answer::Repeat,
             Some(i) => {
                 i.verified = true;
-                Answer::First { grade: i.grade, county: i.county.clone() }
+                self.changed.insert(i.household.clone());
+                Answer::First { grade: i.grade, county: i.household.county().to_owned() }
             }
         }
     }
@@ -192,7 +204,7 @@ impl AlertBook {
     pub fn open_alerts(&self) -> BTreeMap<(&'static str, &str), (i64, Option<i64>)> {
         let mut backlog: BTreeMap<(&'static str, &str), (i64, Option<i64>)> = BTreeMap::new();
         for i in self.issued.by_id.values() {
-            let (count, oldest) = backlog.entry((queue_for(i.grade), i.county.as_str())).or_default();
+            let (count, oldest) = backlog.entry((queue_for(i.grade), i.household.county())).or_default();
             if !i.verified && !i.superseded {
                 *count += 1;
                 *oldest = Some(oldest.map_or(i.raised_at, |o| o.min(i.raised_at)));
@@ -221,8 +233,8 @@ pub enum Answer {
 /// An alert raised, as the verification side needs it.
 #[derive(Clone, Debug)]
 struct Issued {
+    household: HouseholdCode,
     grade: Grade,
-    county: String,
     /// Wall-clock unix time it was raised.
     raised_at: i64,
     /// An outcome for it arrived.
@@ -235,19 +247,133 @@ struct Issued {
 #[derive(Default)]
 struct IssuedAlerts {
     by_id: HashMap<String, Issued>,
+    /// Each household's alert ids, oldest first, so that its part can be checkpointed.
+    by_household: HashMap<HouseholdCode, Vec<String>>,
+    /// Ids oldest first, to forget the oldest. May hold ids already removed by
+    /// [`IssuedAlerts::remove_household`]; those are skipped.
     order: VecDeque<String>,
 }
 
 impl IssuedAlerts {
-    fn insert(&mut self, id: &str, issued: Issued) {
+    /// Remembers an alert; returns the households of the alerts forgotten to make room.
+    fn insert(&mut self, id: &str, issued: Issued) -> Vec<HouseholdCode> {
+        let household = issued.household.clone();
         if self.by_id.insert(id.to_owned(), issued).is_none() {
             self.order.push_back(id.to_owned());
+            self.by_household.entry(household).or_default().push(id.to_owned());
         }
-        while self.order.len() > REMEMBERED_ALERTS {
-            if let Some(oldest) = self.order.pop_front() {
-                self.by_id.remove(&oldest);
+        let mut forgotten = Vec::new();
+        while self.by_id.len() > REMEMBERED_ALERTS {
+            let Some(oldest) = self.order.pop_front() else { break };
+            let Some(gone) = self.by_id.remove(&oldest) else { continue };
+            if let Some(ids) = self.by_household.get_mut(&gone.household) {
+                ids.retain(|i| *i != oldest);
+                if ids.is_empty() {
+                    self.by_household.remove(&gone.household);
+                }
             }
+            forgotten.push(gone.household);
         }
+        forgotten
+    }
+
+    /// Forgets every alert of one household.
+    fn remove_household(&mut self, household: &HouseholdCode) {
+        for id in self.by_household.remove(household).unwrap_or_default() {
+            self.by_id.remove(&id);
+        }
+    }
+}
+
+/// One household's part of the [`AlertBook`], as a checkpoint holds it: its last alert (for
+/// the follow-up policy and its current grade) and the alerts the book remembers for it (for
+/// verification outcomes and the backlog).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BookEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last: Option<Raised>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    issued: Vec<IssuedEntry>,
+}
+
+impl BookEntry {
+    /// Nothing is booked for the household.
+    pub fn is_empty(&self) -> bool {
+        self.last.is_none() && self.issued.is_empty()
+    }
+}
+
+/// An [`Issued`] alert in a [`BookEntry`]; its household is the entry's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct IssuedEntry {
+    id: String,
+    grade: Grade,
+    raised_at: i64,
+    verified: bool,
+    superseded: bool,
+}
+
+/// Checkpoints: one household's part of the book out and back in.
+impl AlertBook {
+    /// Households whose part of the book changed since the last call (an alert raised,
+    /// verified, or forgotten to make room), emptied.
+    pub fn take_changed(&mut self) -> HashSet<HouseholdCode> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// What the book holds for `household`.
+    pub fn entry(&self, household: &HouseholdCode) -> BookEntry {
+        let ids = self.issued.by_household.get(household).map_or(&[][..], Vec::as_slice);
+        let issued = ids
+            .iter()
+            .filter_map(|id| self.issued.by_id.get(id).map(|i| (id, i)))
+            .map(|(id, i)| IssuedEntry {
+                id: id.clone(),
+                grade: i.grade,
+                raised_at: i.raised_at,
+                verified: i.verified,
+                superseded: i.superseded,
+            })
+            .collect();
+        BookEntry { last: self.last.get(household).cloned(), issued }
+    }
+
+    /// Forgets `household`, and that it changed.
+    pub fn forget(&mut self, household: &HouseholdCode) {
+        if let Some(old) = self.last.remove(household) {
+            self.regrade(household, Some(old.grade), None);
+        }
+        self.issued.remove_household(household);
+        self.changed.remove(household);
+    }
+
+    /// Replaces what the book holds for `household` with a checkpointed entry, without marking
+    /// it changed. Its current grade moves in the per-township counts.
+    pub fn restore(&mut self, household: &HouseholdCode, entry: BookEntry) {
+        self.forget(household);
+        for i in entry.issued {
+            let issued = Issued {
+                household: household.clone(),
+                grade: i.grade,
+                raised_at: i.raised_at,
+                verified: i.verified,
+                superseded: i.superseded,
+            };
+            let forgotten = self.issued.insert(&i.id, issued);
+            self.changed.extend(forgotten);
+        }
+        if let Some(last) = entry.last {
+            self.regrade(household, None, Some(last.grade));
+            self.last.insert(household.clone(), last);
+        }
+    }
+
+    /// Forgets every household, as a new book; the per-township counts stay, at zero, so their
+    /// gauges fall to zero.
+    pub fn clear(&mut self) {
+        let mut graded = std::mem::take(&mut self.graded);
+        graded.values_mut().for_each(|n| *n = 0);
+        *self = AlertBook { graded, ..AlertBook::default() };
     }
 }
 
@@ -316,5 +442,32 @@ mod tests {
         assert_eq!(book.answer("sim-000000000001"), Answer::Unknown);
         assert_eq!(book.answer(&first.alert_id), Answer::First { grade: Grade::Medium, county: "420922".into() });
         assert_eq!(book.open_alerts()[&(output::DOOR_VISIT, "420922")], (0, None));
+    }
+
+    #[test]
+    fn a_household_entry_restores_its_policy_grade_and_backlog() {
+        let h = HouseholdCode::parse("420922101201-0042").unwrap();
+        let m = Month::new(2024, 6).unwrap();
+        let mut book = AlertBook::default();
+        book.raise(&h, m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
+        let high = book.raise(&h, m, assessment(Grade::High, &["below_line"]), &stamp(), "t").unwrap();
+        assert_eq!(book.take_changed(), HashSet::from([h.clone()]));
+
+        let mut restored = AlertBook::default();
+        restored.restore(&h, book.entry(&h));
+        assert_eq!(restored.entry(&h), book.entry(&h));
+        assert!(restored.take_changed().is_empty(), "a restore is not a change");
+        assert_eq!(restored.graded_households().collect::<Vec<_>>(), [("420922", "420922101", Grade::High, 1)]);
+        assert_eq!(restored.open_alerts(), book.open_alerts());
+        // The follow-up policy carries on: the same reasons are covered.
+        assert!(restored.raise(&h, m.plus(1), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_none());
+        // A verification outcome changes the household's entry.
+        assert!(matches!(restored.answer(&high.alert_id), Answer::First { .. }));
+        assert_eq!(restored.take_changed(), HashSet::from([h.clone()]));
+
+        restored.clear();
+        assert!(restored.entry(&h).is_empty());
+        assert_eq!(restored.graded_households().map(|g| g.3).collect::<Vec<_>>(), [0], "the gauge falls to zero");
+        assert_eq!(restored.answer(&high.alert_id), Answer::Unknown);
     }
 }

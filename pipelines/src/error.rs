@@ -23,6 +23,10 @@ pub enum PipelineError {
     /// An Arrow array could not be built: a bug, please report it.
     #[error("arrow: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A changelog record could not be restored (damaged, another format version, or keyed by
+    /// another household): the deployment's changelog topic must be repaired or rebuilt.
+    #[error("checkpoint of household {household}: {message}")]
+    Checkpoint { household: String, message: String },
     /// An invariant broke: a bug, please report it.
     #[error("internal error (a bug): {0}")]
     Internal(String),

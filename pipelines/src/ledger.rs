@@ -29,7 +29,8 @@ pub enum Applied {
 }
 
 /// The natural key of a household record: a later record with the same key replaces it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Ordered so that a checkpoint lists the records in the same order every time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum EntryKey {
     Settlement(String),
     Employment(PersonKey, Month),
@@ -82,16 +83,15 @@ impl Household {
 
     /// Applies one validated household record.
     pub fn apply(&mut self, event: Event) -> Applied {
-        let (key, month) = match &event {
-            Event::Medical(m) if m.status == SettlementStatus::Reversed => return self.reverse(&m.settlement_id),
-            Event::Medical(m) => (EntryKey::Settlement(m.settlement_id.clone()), m.month),
-            Event::Employment(e) => (EntryKey::Employment(e.worker.clone(), e.month), e.month),
-            Event::Farm(f) => (EntryKey::Farm(f.report_id.clone()), f.month),
-            Event::Assistance(a) => (EntryKey::Payment(a.payment_id.clone()), a.month),
-            Event::Disaster(d) => (EntryKey::Disaster(d.event_id.clone()), d.month),
-            Event::School(s) => (EntryKey::School(s.student.clone(), s.term.clone()), s.month),
-            Event::Roster(_) | Event::Price(_) | Event::Weather(_) | Event::Outcome(_) => return Applied::NotHousehold,
+        if let Event::Medical(m) = &event {
+            if m.status == SettlementStatus::Reversed {
+                return self.reverse(&m.settlement_id);
+            }
+        }
+        let Some(key) = entry_key(&event) else {
+            return Applied::NotHousehold;
         };
+        let month = event.month();
         let old_month = match self.entries.get(&key) {
             Some(old) if *old == event => return Applied::Duplicate,
             Some(old) => Some(old.month()),
@@ -127,7 +127,9 @@ impl Household {
     }
 
     /// Forgets records of months before `oldest`: the indicators never look that far back.
-    pub fn prune(&mut self, oldest: Month) {
+    /// Returns whether anything was forgotten.
+    pub fn prune(&mut self, oldest: Month) -> bool {
+        let before = self.entries.len();
         let reversed = &mut self.reversed;
         self.entries.retain(|key, e| {
             let keep = e.month() >= oldest;
@@ -136,6 +138,32 @@ impl Household {
             }
             keep
         });
+        self.entries.len() != before
+    }
+
+    /// The records held, in key order, for a checkpoint: the same state gives the same bytes.
+    pub fn records(&self) -> Vec<&Event> {
+        let mut keyed: Vec<_> = self.entries.iter().collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keyed.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The ids of the settlements reversed, sorted, for a checkpoint.
+    pub fn reversed(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.reversed.iter().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A household rebuilt from a checkpoint of its [`Household::records`] and
+    /// [`Household::reversed`]; `Err` describes a record a household never holds.
+    pub fn restore(profile: RosterEntry, records: Vec<Event>, reversed: Vec<String>) -> Result<Household, String> {
+        let mut entries = HashMap::with_capacity(records.len());
+        for event in records {
+            let key = entry_key(&event).ok_or_else(|| format!("a household does not hold records like {event:?}"))?;
+            entries.insert(key, event);
+        }
+        Ok(Household { profile, entries, reversed: reversed.into_iter().collect() })
     }
 
     /// Figures for every month from `first` to `last` inclusive (index 0 is `first`).
@@ -208,6 +236,21 @@ impl Household {
         }
         out
     }
+}
+
+/// The key a record is held under; `None` for records a household does not hold: reversals
+/// (they only mark their settlement) and records that are not about a household's figures.
+fn entry_key(event: &Event) -> Option<EntryKey> {
+    Some(match event {
+        Event::Medical(m) if m.status == SettlementStatus::Reversed => return None,
+        Event::Medical(m) => EntryKey::Settlement(m.settlement_id.clone()),
+        Event::Employment(e) => EntryKey::Employment(e.worker.clone(), e.month),
+        Event::Farm(f) => EntryKey::Farm(f.report_id.clone()),
+        Event::Assistance(a) => EntryKey::Payment(a.payment_id.clone()),
+        Event::Disaster(d) => EntryKey::Disaster(d.event_id.clone()),
+        Event::School(s) => EntryKey::School(s.student.clone(), s.term.clone()),
+        Event::Roster(_) | Event::Price(_) | Event::Weather(_) | Event::Outcome(_) => return None,
+    })
 }
 
 /// House damage as a number the SQL can compare.

@@ -4,8 +4,8 @@
 //! # Layout
 //! - [`ledger`]: one household's records, kept by natural key (duplicates, corrections,
 //!   reversals), and its monthly figures.
-//! - [`state`]: every household, the retained window, what needs re-evaluation, and records
-//!   waiting for their household's roster entry.
+//! - [`state`]: every household, the retained window, what needs re-evaluation, records
+//!   waiting for their household's roster entry and reversals waiting for their settlement.
 //! - [`table`]: the `household_months` Arrow table the SQL reads.
 //! - [`indicators`]: the SQL files (`indicators/*.sql`, `sql/household_features.sql`) and the
 //!   engine that runs them with one reused DataFusion context.
@@ -15,10 +15,13 @@
 //! - [`snapshot`]: feature snapshots to Parquet, partitioned by month.
 //! - [`training`]: snapshots joined with labels in SQL, for training and evaluation.
 //! - [`pipeline`]: the micro-batch loop tying it together.
+//! - [`checkpoint`]: one household's state as a versioned changelog record, written and
+//!   restored so that a deployment can move households between instances.
 //! - [`metrics`]: every Prometheus metric and the `/metrics` endpoint.
 //! - [`error`]: the crate's error type.
 
 pub mod alerts;
+pub mod checkpoint;
 pub mod error;
 pub mod features;
 pub mod indicators;

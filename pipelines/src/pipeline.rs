@@ -4,6 +4,10 @@
 //! dead-lettered with its reason. Records for households not on the roster wait for their
 //! roster entry; at the end of a replay ([`Pipeline::finish`]) those still waiting, and
 //! reversals whose settlement never came, are dead-lettered too.
+//!
+//! A deployment that spreads households over several instances checkpoints what changed after
+//! each batch and restores it elsewhere: [`Pipeline::take_changed`], [`Pipeline::checkpoint`],
+//! [`Pipeline::clear_state`], [`Pipeline::restore`] (format in [`crate::checkpoint`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::alerts::{Alert, AlertBook, GraderStamp};
+use crate::checkpoint;
 use crate::error::PipelineError;
 use crate::indicators::{Engine, Evaluation, Hit, Indicator};
 use crate::ledger::Applied;
@@ -71,13 +76,6 @@ struct Shadow {
     book: AlertBook,
 }
 
-/// A reversal that arrived before its settlement.
-struct WaitingReversal {
-    household: HouseholdCode,
-    settlement_id: String,
-    provenance: Provenance,
-}
-
 /// The embedded pipeline: owns the state, the SQL engine and the grader.
 pub struct Pipeline {
     decoder: Decoder,
@@ -89,7 +87,6 @@ pub struct Pipeline {
     book: AlertBook,
     metrics: Metrics,
     stats: RunStats,
-    waiting_reversals: Vec<WaitingReversal>,
     poverty_line: Decimal,
     last_hits: Vec<Hit>,
 }
@@ -115,7 +112,6 @@ impl Pipeline {
             book: AlertBook::default(),
             metrics,
             stats: RunStats::default(),
-            waiting_reversals: Vec::new(),
             poverty_line: config.poverty_line,
             last_hits: Vec::new(),
         })
@@ -175,7 +171,7 @@ impl Pipeline {
             self.apply(sink, record, event)?;
         }
         self.state.prune();
-        self.metrics.observe_state(&self.state, self.waiting_reversals.len());
+        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
 
         let clock = Instant::now();
@@ -206,25 +202,18 @@ impl Pipeline {
                 Rejection::new(RejectReason::UnknownHousehold, "household_code", "the household is not on the roster");
             self.dead_letter_parked(sink, &provenance, &rejection)?;
         }
-        for waiting in std::mem::take(&mut self.waiting_reversals) {
-            let matched = self.state.household(&waiting.household).is_some_and(|h| h.has_settlement(&waiting.settlement_id));
-            if !matched {
-                let rejection =
-                    Rejection::new(RejectReason::OrphanReversal, "settlement_id", "no settlement with this id was received");
-                self.dead_letter_parked(sink, &waiting.provenance, &rejection)?;
-            }
+        for provenance in self.state.take_orphan_reversals() {
+            let rejection =
+                Rejection::new(RejectReason::OrphanReversal, "settlement_id", "no settlement with this id was received");
+            self.dead_letter_parked(sink, &provenance, &rejection)?;
         }
-        self.metrics.observe_state(&self.state, self.waiting_reversals.len());
+        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         sink.flush()?;
         Ok(())
     }
 
     fn apply(&mut self, sink: &mut dyn Sink, record: SourceRecord, event: Event) -> Result<(), PipelineError> {
         let topic = record.topic.name();
-        let reversal = match &event {
-            Event::Medical(m) => Some((m.household.clone(), m.settlement_id.clone())),
-            _ => None,
-        };
         let provenance = || Provenance {
             topic,
             source: record.source.clone(),
@@ -245,15 +234,12 @@ impl Pipeline {
                 self.stats.corrections += 1;
                 self.metrics.record_in(topic, RecordOutcome::Correction);
             }
-            Outcome::Applied(Applied::ReversalParked) => {
-                let (household, settlement_id) = reversal.expect("only settlements are reversed");
-                self.waiting_reversals.push(WaitingReversal { household, settlement_id, provenance: provenance() });
-                self.metrics.record_in(topic, RecordOutcome::Waiting);
-            }
             Outcome::Applied(Applied::Changed(_) | Applied::NotHousehold) => {
                 self.metrics.record_in(topic, RecordOutcome::Applied)
             }
-            Outcome::Parked => self.metrics.record_in(topic, RecordOutcome::Waiting),
+            Outcome::Applied(Applied::ReversalParked) | Outcome::Parked => {
+                self.metrics.record_in(topic, RecordOutcome::Waiting)
+            }
             Outcome::BeyondWindow => {
                 let rejection = Rejection::whole(
                     RejectReason::BeyondWindow,
@@ -266,10 +252,12 @@ impl Pipeline {
     }
 
     async fn evaluate(&mut self) -> Result<Evaluation, PipelineError> {
-        let touched = self.state.take_touched();
+        // Until some record has named a month (a batch of roster entries alone), there is no
+        // window to evaluate: touched households wait for the batch that brings one.
         let (Some(first), Some(last)) = (self.state.window_start(), self.state.newest()) else {
             return Ok(Evaluation::default());
         };
+        let touched = self.state.take_touched();
         let mut rows = Vec::with_capacity(touched.len() * 13);
         for (code, from) in touched {
             if let Some(h) = self.state.household(&code) {
@@ -378,12 +366,77 @@ impl Pipeline {
         *self.stats.dead_letters.entry(letter.reason.clone()).or_default() += 1;
         self.metrics.dead_letters.with_label_values(&[&letter.topic, &letter.reason]).inc();
         self.metrics.records_out.with_label_values(&[output::DEAD_LETTER]).inc();
-        let json = serde_json::to_vec(&letter).map_err(|e| PipelineError::Internal(e.to_string()))?;
-        sink.send(output::DEAD_LETTER, &letter.topic, &json)?;
+        sink.send_dead_letter(&letter)?;
         Ok(())
     }
 
     fn observe(&self, stage: &str, since: Instant) {
         self.metrics.batch_duration.with_label_values(&[stage]).observe(since.elapsed().as_secs_f64());
+    }
+}
+
+/// Checkpoints: a deployment writes each changed household's state to a changelog topic after
+/// each batch, and an instance given households rebuilds their state from it.
+impl Pipeline {
+    /// Households whose checkpoint may have changed since the last call (records applied,
+    /// waiting or pruned, alerts raised or verified, waiting records taken by
+    /// [`Pipeline::finish`]), sorted. Call it after [`Pipeline::process`] or
+    /// [`Pipeline::finish`] and checkpoint each one.
+    pub fn take_changed(&mut self) -> Vec<HouseholdCode> {
+        let mut changed = self.state.take_changed();
+        changed.extend(self.book.take_changed());
+        if let Some(shadow) = &mut self.shadow {
+            changed.extend(shadow.book.take_changed());
+        }
+        let mut changed: Vec<_> = changed.into_iter().collect();
+        changed.sort_unstable();
+        changed
+    }
+
+    /// Everything the pipeline holds for `household`, serialised (see [`crate::checkpoint`]);
+    /// `None` when it holds nothing any more, to be written as a tombstone.
+    pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
+        let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
+        checkpoint::encode(household, &self.state, self.book.entry(household), shadow_alerts)
+    }
+
+    /// Forgets every household: state, waiting records and the alert books, as
+    /// [`Pipeline::new`] left them. The engine, graders, metrics and counts stay.
+    pub fn clear_state(&mut self) {
+        self.state.clear();
+        self.book.clear();
+        if let Some(shadow) = &mut self.shadow {
+            shadow.book.clear();
+        }
+        self.last_hits.clear();
+    }
+
+    /// Replaces `household`'s state with a checkpoint; an empty `snapshot` is a tombstone and
+    /// forgets the household. Feed a changelog's records in order: a later one for a household
+    /// replaces an earlier one. Restored households are neither re-evaluated (no alert is
+    /// repeated) nor reported by [`Pipeline::take_changed`]. A snapshot that cannot be read
+    /// changes nothing.
+    pub fn restore(&mut self, household: &HouseholdCode, snapshot: &[u8]) -> Result<(), PipelineError> {
+        if snapshot.is_empty() {
+            self.state.forget(household);
+            self.book.forget(household);
+            if let Some(shadow) = &mut self.shadow {
+                shadow.book.forget(household);
+            }
+            return Ok(());
+        }
+        let r = checkpoint::decode(household, snapshot)?;
+        self.state.restore(household.clone(), r.household, r.parked, r.waiting_reversals, &r.seen);
+        self.book.restore(household, r.alerts);
+        if let Some(shadow) = &mut self.shadow {
+            shadow.book.restore(household, r.shadow_alerts);
+        }
+        Ok(())
+    }
+
+    /// Sets the state-size and alert-book metrics from what is held now, e.g. after restoring.
+    pub fn refresh_state_metrics(&self) {
+        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
+        self.metrics.observe_alert_book(&self.book);
     }
 }

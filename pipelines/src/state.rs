@@ -1,7 +1,10 @@
 //! All households' state, bounded to the months the indicators need, and the bookkeeping of
 //! what must be re-evaluated: a record, late or not, marks its household from its month on.
+//!
+//! State also notes which households' held state changed (records, waiting records, pruning),
+//! so that a deployment can checkpoint just those ([`crate::checkpoint`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use fangpin_connectors::event::{Event, HouseholdCode, Month};
 
@@ -28,12 +31,23 @@ pub struct Provenance {
     pub masked_payload: String,
 }
 
+/// A reversal that arrived before its settlement. It stays after the settlement comes (the
+/// household's ledger already cancels it); only one whose settlement never came is reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitingReversal {
+    pub settlement_id: String,
+    pub provenance: Provenance,
+}
+
 /// Per-household state of the embedded pipeline.
 pub struct State {
     households: HashMap<HouseholdCode, Household>,
     parked: HashMap<HouseholdCode, Vec<(Provenance, Event)>>,
+    waiting_reversals: HashMap<HouseholdCode, Vec<WaitingReversal>>,
     /// Households touched since the last evaluation, with the earliest month touched.
     touched: HashMap<HouseholdCode, Month>,
+    /// Households whose held state changed since the last [`State::take_changed`].
+    changed: HashSet<HouseholdCode>,
     newest: Option<Month>,
     oldest: Option<Month>,
     /// How many months before the newest the indicators may look back (trailing sums).
@@ -46,14 +60,22 @@ impl State {
         State {
             households: HashMap::new(),
             parked: HashMap::new(),
+            waiting_reversals: HashMap::new(),
             touched: HashMap::new(),
+            changed: HashSet::new(),
             newest: None,
             oldest: None,
             history_months,
         }
     }
 
-    /// Offers one validated record; `provenance` is kept only if it has to wait for its household.
+    /// Forgets every household, as [`State::new`] does.
+    pub fn clear(&mut self) {
+        *self = State::new(self.history_months);
+    }
+
+    /// Offers one validated record; `provenance` is kept only if it has to wait (for its
+    /// household, or a reversal for its settlement).
     pub fn offer(&mut self, provenance: impl FnOnce() -> Provenance, event: Event) -> Outcome {
         let Some(code) = event.household().cloned() else {
             return Outcome::Applied(Applied::NotHousehold);
@@ -66,15 +88,29 @@ impl State {
             return Outcome::BeyondWindow;
         }
         let Some(household) = self.households.get_mut(&code) else {
-            self.parked.entry(code).or_default().push((provenance(), event));
+            self.parked.entry(code.clone()).or_default().push((provenance(), event));
+            self.changed.insert(code);
             return Outcome::Parked;
         };
+        let settlement_id = settlement_of(&event);
         // Verification outcomes are labels for the data team, not household figures: the
         // household apply ignores them once it is known to exist.
         let applied = household.apply(event);
-        if let Applied::Changed(m) | Applied::Corrected(m) = applied {
-            self.see_month(m);
-            self.touch(code, m);
+        match applied {
+            Applied::Changed(m) | Applied::Corrected(m) => {
+                self.see_month(m);
+                if matches!(applied, Applied::Corrected(_)) {
+                    // A correction may move its record to a later month: that month is seen too.
+                    self.see_month(month);
+                }
+                self.touch(code.clone(), m);
+                self.changed.insert(code);
+            }
+            Applied::ReversalParked => {
+                let settlement_id = settlement_id.expect("only settlements are reversed");
+                self.wait_for_settlement(code, settlement_id, provenance());
+            }
+            Applied::Duplicate | Applied::NotHousehold => {}
         }
         Outcome::Applied(applied)
     }
@@ -88,18 +124,30 @@ impl State {
                 self.households.insert(code.clone(), Household::new(entry));
             }
         }
-        // A profile change alters every month's figures: re-evaluate the whole window.
-        let from = self.window_start().unwrap_or(since);
+        // A profile change alters every month's figures from its effective date on. Only the
+        // roster decides how far back: `take_touched` clips to the window when the batch is
+        // evaluated, so the months re-evaluated do not depend on which other feeds' records
+        // arrived before the roster entry (on Kafka, any may).
+        let from = since;
         self.touch(code.clone(), from);
-        for (_, event) in self.parked.remove(&code).unwrap_or_default() {
+        self.changed.insert(code.clone());
+        for (provenance, event) in self.parked.remove(&code).unwrap_or_default() {
             let m = event.month();
-            if let Some(h) = self.households.get_mut(&code) {
-                h.apply(event);
+            let settlement_id = settlement_of(&event);
+            let applied = self.households.get_mut(&code).map(|h| h.apply(event));
+            if let (Some(Applied::ReversalParked), Some(id)) = (applied, settlement_id) {
+                // A reversal that waited for the roster now waits for its settlement.
+                self.wait_for_settlement(code.clone(), id, provenance);
             }
             self.see_month(m);
             self.touch(code.clone(), m);
         }
         Applied::Changed(since)
+    }
+
+    fn wait_for_settlement(&mut self, code: HouseholdCode, settlement_id: String, provenance: Provenance) {
+        self.waiting_reversals.entry(code.clone()).or_default().push(WaitingReversal { settlement_id, provenance });
+        self.changed.insert(code);
     }
 
     fn see_month(&mut self, m: Month) {
@@ -144,8 +192,10 @@ impl State {
     /// Drops records older than the window from every household.
     pub fn prune(&mut self) {
         if let Some(start) = self.window_start() {
-            for h in self.households.values_mut() {
-                h.prune(start);
+            for (code, h) in &mut self.households {
+                if h.prune(start) {
+                    self.changed.insert(code.clone());
+                }
             }
         }
     }
@@ -153,14 +203,37 @@ impl State {
     /// Records still waiting for a roster entry; emptied. Called at the end of a replay, when
     /// no roster entry can come any more.
     pub fn take_parked(&mut self) -> Vec<Provenance> {
+        self.changed.extend(self.parked.keys().cloned());
         let mut waiting: Vec<Provenance> = self.parked.drain().flat_map(|(_, v)| v.into_iter().map(|(p, _)| p)).collect();
-        waiting.sort_unstable_by(|a, b| (a.topic, a.offset).cmp(&(b.topic, b.offset)));
+        sort_by_origin(&mut waiting);
         waiting
+    }
+
+    /// Reversals whose settlement never came; every waiting reversal is emptied. Called at the
+    /// end of a replay, when no settlement can come any more.
+    pub fn take_orphan_reversals(&mut self) -> Vec<Provenance> {
+        self.changed.extend(self.waiting_reversals.keys().cloned());
+        let mut orphans = Vec::new();
+        for (code, waiting) in self.waiting_reversals.drain() {
+            let household = self.households.get(&code);
+            for w in waiting {
+                if !household.is_some_and(|h| h.has_settlement(&w.settlement_id)) {
+                    orphans.push(w.provenance);
+                }
+            }
+        }
+        sort_by_origin(&mut orphans);
+        orphans
     }
 
     /// Records waiting for their household's roster entry.
     pub fn waiting_count(&self) -> usize {
         self.parked.values().map(Vec::len).sum()
+    }
+
+    /// Reversals waiting for (or kept after) their settlement.
+    pub fn waiting_reversal_count(&self) -> usize {
+        self.waiting_reversals.values().map(Vec::len).sum()
     }
 
     /// Households on the roster.
@@ -172,4 +245,81 @@ impl State {
     pub fn record_count(&self) -> usize {
         self.households.values().map(Household::record_count).sum()
     }
+}
+
+/// Checkpoints: one household's held state out and back in.
+impl State {
+    /// Households whose held state changed since the last call, emptied.
+    pub fn take_changed(&mut self) -> HashSet<HouseholdCode> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The oldest month any household record has been about.
+    pub fn oldest(&self) -> Option<Month> {
+        self.oldest
+    }
+
+    /// Records waiting for this household's roster entry, in arrival order.
+    pub fn parked(&self, code: &HouseholdCode) -> &[(Provenance, Event)] {
+        self.parked.get(code).map_or(&[], Vec::as_slice)
+    }
+
+    /// Reversals of this household waiting for (or kept after) their settlement, in arrival order.
+    pub fn waiting_reversals(&self, code: &HouseholdCode) -> &[WaitingReversal] {
+        self.waiting_reversals.get(code).map_or(&[], Vec::as_slice)
+    }
+
+    /// Forgets everything held for one household, and that it was touched or changed.
+    pub fn forget(&mut self, code: &HouseholdCode) {
+        self.households.remove(code);
+        self.parked.remove(code);
+        self.waiting_reversals.remove(code);
+        self.touched.remove(code);
+        self.changed.remove(code);
+    }
+
+    /// Replaces one household's state with a checkpointed one, marking it neither touched
+    /// (its months were evaluated before the checkpoint: re-evaluating them would repeat
+    /// alerts) nor changed (the checkpoint already holds it). `seen` are the watermarks the
+    /// checkpointing pipeline had; they and the months of the household's records extend this
+    /// state's own, so the window is the same as in a pipeline that never stopped.
+    pub fn restore(
+        &mut self,
+        code: HouseholdCode,
+        household: Option<Household>,
+        parked: Vec<(Provenance, Event)>,
+        waiting_reversals: Vec<WaitingReversal>,
+        seen: &[Month],
+    ) {
+        self.forget(&code);
+        for m in seen {
+            self.see_month(*m);
+        }
+        if let Some(h) = household {
+            for event in h.records() {
+                self.see_month(event.month());
+            }
+            self.households.insert(code.clone(), h);
+        }
+        if !parked.is_empty() {
+            self.parked.insert(code.clone(), parked);
+        }
+        if !waiting_reversals.is_empty() {
+            self.waiting_reversals.insert(code, waiting_reversals);
+        }
+    }
+}
+
+/// The settlement a medical record is about.
+fn settlement_of(event: &Event) -> Option<String> {
+    match event {
+        Event::Medical(m) => Some(m.settlement_id.clone()),
+        _ => None,
+    }
+}
+
+/// Sorts records by where they came from, so that end-of-replay dead letters come out in the
+/// same order however the state was built (live or restored).
+fn sort_by_origin(records: &mut [Provenance]) {
+    records.sort_unstable_by(|a, b| (a.topic, &a.source, a.offset).cmp(&(b.topic, &b.source, b.offset)));
 }

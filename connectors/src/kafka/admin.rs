@@ -99,12 +99,12 @@ impl Admin {
             )));
         }
         let changelog = vec![("cleanup.policy", "compact")];
-        self.create_missing(&[(s.topics.changelog.clone(), n as i32, changelog)]).await?;
-        match self.partitions(&s.topics.changelog)? {
+        self.create_missing(&[(s.changelog_topic(), n as i32, changelog)]).await?;
+        match self.partitions(&s.changelog_topic())? {
             Some(c) if c == n => Ok(n),
             other => Err(ConnectorError::Config(format!(
                 "the changelog {} must have {n} partitions like the household topics, it has {other:?}",
-                s.topics.changelog
+                s.changelog_topic()
             ))),
         }
     }

@@ -20,7 +20,7 @@ pub fn read<E: std::fmt::Display>(
     partitions: &[i32],
     mut apply: impl FnMut(i32, &str, &[u8]) -> Result<(), E>,
 ) -> Result<u64, ConnectorError> {
-    let topic = settings.topics.changelog.as_str();
+    let topic = &settings.changelog_topic();
     let consumer: BaseConsumer = settings
         .client_config()
         .set("group.id", format!("{}-restore", settings.group_id))

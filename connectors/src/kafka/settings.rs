@@ -46,8 +46,9 @@ pub struct TopicNames {
     pub alerts: String,
     pub dead_letter: String,
     /// Where each instance checkpoints household state, keyed by household code, partitioned
-    /// like the household topics. Should be compacted (`cleanup.policy=compact`).
-    pub changelog: String,
+    /// like the household topics, compacted. Default `<group_id>-state-changelog`: one per
+    /// group, as the state belongs to the group's progress.
+    pub changelog: Option<String>,
 }
 
 impl Default for KafkaSettings {
@@ -74,7 +75,7 @@ impl Default for TopicNames {
             phone: output::PHONE.into(),
             alerts: output::ALERTS.into(),
             dead_letter: output::DEAD_LETTER.into(),
-            changelog: "fangpin.state-changelog".into(),
+            changelog: None,
         }
     }
 }
@@ -132,6 +133,11 @@ impl KafkaSettings {
             output::DEAD_LETTER => &self.topics.dead_letter,
             other => other,
         }
+    }
+
+    /// The changelog topic of this group.
+    pub fn changelog_topic(&self) -> String {
+        self.topics.changelog.clone().unwrap_or_else(|| format!("{}-state-changelog", self.group_id))
     }
 
     /// A librdkafka configuration with the brokers and the pass-through options.

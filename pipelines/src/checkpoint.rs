@@ -1,0 +1,495 @@
+//! Per-household checkpoints. A deployment that spreads households over several instances
+//! (Kafka partitions keyed by household code) writes each changed household's state to a
+//! compacted changelog topic, and an instance given a partition rebuilds its households' state
+//! from it, as Kafka Streams does. The calls are [`crate::Pipeline::take_changed`],
+//! [`crate::Pipeline::checkpoint`], [`crate::Pipeline::clear_state`] and
+//! [`crate::Pipeline::restore`]; this module is the format.
+//!
+//! A checkpoint is one JSON document per household, versioned so that a later format can still
+//! read, or knowingly refuse, an older changelog:
+//!
+//! ```text
+//! {"v":1,"household":"420922101201-0042","oldest":"2024-01","newest":"2024-08",
+//!  "profile":{..roster entry..},
+//!  "records":[{"event":"medical",..},..],           the ledger, in key order
+//!  "reversed":["S1"],                                settlements cancelled
+//!  "parked":[{"from":{"topic":..,"source":..,"offset":3,"payload":".."},"event":{..}}],
+//!  "waiting_reversals":[{"settlement_id":"S9","from":{..}}],
+//!  "alerts":{"last":{..},"issued":[..]},"shadow_alerts":{..}}
+//! ```
+//!
+//! Empty parts are left out. JSON because an operator can read a changelog record with any
+//! Kafka console tool and the events already serialise exactly (money as decimal strings,
+//! timestamps with their offset); the same state always gives the same bytes.
+//!
+//! It never holds a resident ID number: events carry pseudonyms only, and the payloads of
+//! waiting records were masked when they arrived, as in dead letters.
+//!
+//! `oldest` and `newest` are the stream's watermarks when the checkpoint was written. Restoring
+//! extends the restoring pipeline's watermarks with them, so that its window of months is the
+//! one the writing pipeline had, even after the oldest records were pruned.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use fangpin_connectors::event::{Event, HouseholdCode, Month, RosterEntry};
+use fangpin_connectors::Topic;
+use serde::{Deserialize, Serialize};
+
+use crate::alerts::BookEntry;
+use crate::error::PipelineError;
+use crate::ledger::Household;
+use crate::state::{Provenance, State, WaitingReversal};
+
+/// The format written; [`decode`] refuses any other.
+const VERSION: u32 = 1;
+
+/// One household's checkpoint: borrowed from the state to write it, owned when read back.
+#[derive(Serialize, Deserialize)]
+struct Snapshot<'a> {
+    v: u32,
+    household: Cow<'a, HouseholdCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oldest: Option<Month>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    newest: Option<Month>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<Cow<'a, RosterEntry>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    records: Vec<Cow<'a, Event>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reversed: Vec<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    parked: Vec<ParkedRecord<'a>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waiting_reversals: Vec<ReversalRecord<'a>>,
+    #[serde(default, skip_serializing_if = "BookEntry::is_empty")]
+    alerts: BookEntry,
+    #[serde(default, skip_serializing_if = "BookEntry::is_empty")]
+    shadow_alerts: BookEntry,
+}
+
+/// Where a waiting record came from: enough for its dead letter if its match never comes.
+#[derive(Serialize, Deserialize)]
+struct Origin<'a> {
+    topic: Cow<'a, str>,
+    source: Cow<'a, str>,
+    offset: u64,
+    /// Masked when the record arrived.
+    payload: Cow<'a, str>,
+}
+
+/// A record waiting for its household's roster entry.
+#[derive(Serialize, Deserialize)]
+struct ParkedRecord<'a> {
+    from: Origin<'a>,
+    event: Cow<'a, Event>,
+}
+
+/// A reversal waiting for (or kept after) its settlement.
+#[derive(Serialize, Deserialize)]
+struct ReversalRecord<'a> {
+    settlement_id: Cow<'a, str>,
+    from: Origin<'a>,
+}
+
+impl<'a> Origin<'a> {
+    fn of(p: &'a Provenance) -> Origin<'a> {
+        Origin {
+            topic: Cow::Borrowed(p.topic),
+            source: Cow::Borrowed(&p.source),
+            offset: p.offset,
+            payload: Cow::Borrowed(&p.masked_payload),
+        }
+    }
+
+    fn into_provenance(self) -> Result<Provenance, String> {
+        // Provenance keeps the topic as the contract's own `&'static str`.
+        let topic = Topic::from_name(&self.topic).ok_or_else(|| format!("unknown topic {:?}", self.topic))?.name();
+        Ok(Provenance {
+            topic,
+            source: Arc::from(self.source.as_ref()),
+            offset: self.offset,
+            masked_payload: self.payload.into_owned(),
+        })
+    }
+}
+
+/// `code`'s checkpoint, or `None` when nothing is held for it any more (write a tombstone).
+pub(crate) fn encode(
+    code: &HouseholdCode,
+    state: &State,
+    alerts: BookEntry,
+    shadow_alerts: BookEntry,
+) -> Result<Option<Vec<u8>>, PipelineError> {
+    let household = state.household(code);
+    let parked = state.parked(code);
+    let reversals = state.waiting_reversals(code);
+    let nothing = household.is_none() && parked.is_empty() && reversals.is_empty();
+    if nothing && alerts.is_empty() && shadow_alerts.is_empty() {
+        return Ok(None);
+    }
+    let snapshot = Snapshot {
+        v: VERSION,
+        household: Cow::Borrowed(code),
+        oldest: state.oldest(),
+        newest: state.newest(),
+        profile: household.map(|h| Cow::Borrowed(&h.profile)),
+        records: household.map_or_else(Vec::new, |h| h.records().into_iter().map(Cow::Borrowed).collect()),
+        reversed: household.map_or_else(Vec::new, |h| h.reversed().into_iter().map(Cow::Borrowed).collect()),
+        parked: parked.iter().map(|(p, e)| ParkedRecord { from: Origin::of(p), event: Cow::Borrowed(e) }).collect(),
+        waiting_reversals: reversals
+            .iter()
+            .map(|w| ReversalRecord { settlement_id: Cow::Borrowed(&w.settlement_id), from: Origin::of(&w.provenance) })
+            .collect(),
+        alerts,
+        shadow_alerts,
+    };
+    let json =
+        serde_json::to_vec(&snapshot).map_err(|e| PipelineError::Internal(format!("checkpoint of {code}: {e}")))?;
+    Ok(Some(json))
+}
+
+/// A checkpoint read back, ready to replace the household's state.
+pub(crate) struct Restored {
+    pub household: Option<Household>,
+    pub parked: Vec<(Provenance, Event)>,
+    pub waiting_reversals: Vec<WaitingReversal>,
+    pub alerts: BookEntry,
+    pub shadow_alerts: BookEntry,
+    /// The watermarks of the pipeline that wrote it.
+    pub seen: Vec<Month>,
+}
+
+/// Reads `code`'s checkpoint; refuses another version, another household's, or a damaged one.
+pub(crate) fn decode(code: &HouseholdCode, bytes: &[u8]) -> Result<Restored, PipelineError> {
+    let fail = |message: String| PipelineError::Checkpoint { household: code.to_string(), message };
+    let s: Snapshot = match serde_json::from_slice(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // Name a version mismatch as such rather than as whatever field it broke.
+            #[derive(Deserialize)]
+            struct Version {
+                v: u32,
+            }
+            return Err(match serde_json::from_slice::<Version>(bytes) {
+                Ok(Version { v }) if v != VERSION => fail(format!("format version {v}; this build reads {VERSION}")),
+                _ => fail(format!("unreadable: {e}")),
+            });
+        }
+    };
+    if s.v != VERSION {
+        return Err(fail(format!("format version {}; this build reads {VERSION}", s.v)));
+    }
+    if *s.household != *code {
+        return Err(fail(format!("the record holds household {}", s.household)));
+    }
+    let belongs = |e: &Event| e.household() == Some(code);
+    if let Some(e) = s.records.iter().chain(s.parked.iter().map(|p| &p.event)).find(|e| !belongs(e)) {
+        return Err(fail(format!("a record of another household: {e:?}")));
+    }
+    let records: Vec<Event> = s.records.into_iter().map(Cow::into_owned).collect();
+    let reversed: Vec<String> = s.reversed.into_iter().map(Cow::into_owned).collect();
+    let household = match s.profile {
+        Some(profile) => Some(Household::restore(profile.into_owned(), records, reversed).map_err(fail)?),
+        None if records.is_empty() && reversed.is_empty() => None,
+        None => return Err(fail("records without a roster entry".to_owned())),
+    };
+    let parked = s
+        .parked
+        .into_iter()
+        .map(|p| Ok((p.from.into_provenance()?, p.event.into_owned())))
+        .collect::<Result<_, String>>()
+        .map_err(fail)?;
+    let waiting_reversals = s
+        .waiting_reversals
+        .into_iter()
+        .map(|w| {
+            let provenance = w.from.into_provenance()?;
+            Ok(WaitingReversal { settlement_id: w.settlement_id.into_owned(), provenance })
+        })
+        .collect::<Result<_, String>>()
+        .map_err(fail)?;
+    Ok(Restored {
+        household,
+        parked,
+        waiting_reversals,
+        alerts: s.alerts,
+        shadow_alerts: s.shadow_alerts,
+        seen: s.oldest.into_iter().chain(s.newest).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fangpin_connectors::event::HouseholdCode;
+    use fangpin_connectors::pseudonym::id_card_check_char;
+    use fangpin_connectors::topic::output;
+    use fangpin_connectors::{
+        mask_id_numbers, ConnectorError, Decoder, DecoderConfig, Pseudonymiser, Sink, SourceRecord, Topic,
+    };
+    use fangpin_models::RulesGrader;
+    use serde_json::{json, Value};
+
+    use crate::registry::GraderSource;
+    use crate::{Alert, Metrics, Pipeline, PipelineConfig, PipelineError};
+
+    /// Medical bills: a pair completed after the restore, a reversal before its settlement, an
+    /// orphan reversal, and one record of every other household feed.
+    const H1: &str = "420922101201-0001";
+    /// Alerted before the restore, unemployed after it.
+    const H2: &str = "420922101201-0002";
+    /// A bill waiting for the roster entry that comes after the restore.
+    const H3: &str = "420922101201-0003";
+    /// Never on the roster: its records are dead-lettered at the end.
+    const H4: &str = "420922101201-0004";
+
+    fn pipeline() -> Pipeline {
+        let decoder =
+            Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
+        let rules = GraderSource::Fixed(Arc::new(RulesGrader::default()));
+        Pipeline::new(PipelineConfig::default(), decoder, rules, Metrics::new()).unwrap()
+    }
+
+    /// Keeps every message sent, in order.
+    #[derive(Default)]
+    struct MemorySink {
+        sent: Vec<(String, Value)>,
+    }
+
+    impl Sink for MemorySink {
+        fn send(&mut self, topic: &str, _key: &str, payload: &[u8]) -> Result<(), ConnectorError> {
+            self.sent.push((topic.to_owned(), serde_json::from_slice(payload).expect("outputs are JSON")));
+            Ok(())
+        }
+
+        fn flush(&mut self) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+    }
+
+    impl MemorySink {
+        fn dead_letters(&self) -> Vec<&Value> {
+            self.sent.iter().filter(|(t, _)| t == output::DEAD_LETTER).map(|(_, v)| v).collect()
+        }
+    }
+
+    /// A valid resident ID number; `seq` tells people apart.
+    fn id_card(seq: u32) -> String {
+        let first17 = format!("42092219700101{seq:03}");
+        let check = id_card_check_char(first17.as_bytes()).expect("17 digits");
+        format!("{first17}{}", check as char)
+    }
+
+    fn record(topic: Topic, offset: u64, json: Value) -> SourceRecord {
+        SourceRecord { topic, source: Arc::from(topic.name()), offset, payload: json.to_string().into_bytes() }
+    }
+
+    fn roster_entry(h: &str) -> Value {
+        json!({"household_code": h, "category": "stable_alleviated", "members": 3, "labor_count": 2,
+            "head_age": 52, "disabled_members": 0, "chronic_patients": 1, "industries": ["tea"],
+            "baseline_income": "36000.00", "insured": true, "effective_date": "2024-01-01"})
+    }
+
+    fn roster(offset: u64, h: &str) -> SourceRecord {
+        record(Topic::Roster, offset, roster_entry(h))
+    }
+
+    /// An inpatient bill with `oop` yuan out of pocket, settled on the 15th of `month`.
+    fn bill(offset: u64, h: &str, id: &str, month: &str, oop: u32, status: &str) -> SourceRecord {
+        let bill = json!({"settlement_id": id, "status": status, "household_code": h, "id_card": id_card(7),
+            "settle_time": format!("{month}-15T10:00:00+08:00"), "visit_type": "inpatient",
+            "total_cost": format!("{}.00", oop * 4), "fund_paid": format!("{}.00", oop * 3),
+            "critical_illness_paid": "0.00", "assistance_paid": "0.00", "out_of_pocket": format!("{oop}.00")});
+        record(Topic::Medical, offset, bill)
+    }
+
+    fn work(offset: u64, h: &str, ym: &str, status: &str, wage_fen: u64) -> SourceRecord {
+        let report = json!({"household_code": h, "id_card": id_card(8), "ym": ym, "status": status, "wage_fen": wage_fen});
+        record(Topic::Employment, offset, report)
+    }
+
+    /// Before the checkpoint: only the first pipeline sees it.
+    fn first_batch() -> Vec<SourceRecord> {
+        vec![
+            roster(1, H1),
+            roster(2, H2),
+            bill(1, H1, "S1", "2024-06", 2000, "settled"),
+            // Its settlement comes after the restore: the cancellation must survive it.
+            bill(2, H1, "S5", "2024-05", 1800, "reversed"),
+            bill(3, H1, "S9", "2024-05", 10, "reversed"),
+            record(Topic::Agri, 1, json!({"report_id": "NY-1", "household_code": H1, "month": "2024-05",
+                "product": "rice", "planted_mu": "3.50", "disaster_mu": "0.5", "expected_income": "4200.00",
+                "actual_income": "4100.10"})),
+            record(Topic::Civil, 1, json!({"payment_id": "MZ-1", "household_code": H1, "month": "2024-05",
+                "kind": "dibao", "amount": "615.00"})),
+            record(Topic::Education, 1, json!({"household_code": H1, "id_card": id_card(9), "term": "2024-spring",
+                "stage": "high_school", "fees": "3800.00", "aid": "1500.5"})),
+            record(Topic::Emergency, 1, json!({"event_id": "YJ-1", "household_code": H1, "hazard": "flood",
+                "occurred_at": "2024-04-30T23:10:00Z", "house_damage": "minor", "direct_loss": "500.75"})),
+            bill(4, H2, "T1", "2024-03", 2000, "settled"),
+            bill(5, H2, "T2", "2024-04", 2000, "settled"),
+            work(1, H2, "202404", "employed", 300_000),
+            work(2, H2, "202405", "unemployed", 0),
+            work(3, H2, "202406", "unemployed", 0),
+            bill(6, H3, "U1", "2024-06", 2000, "settled"),
+            bill(7, H4, "V1", "2024-06", 100, "settled"),
+            record(Topic::Outcomes, 1, json!({"alert_id": "A-1", "household_code": H4,
+                "verified_at": "2024-06-30T17:45:00+00:00", "method": "door_visit", "outcome": "no_risk",
+                "assistance": ["medical_assistance"], "verifier": "HC-0815"})),
+        ]
+    }
+
+    /// After the checkpoint: both pipelines see it and must agree.
+    fn second_batch() -> Vec<SourceRecord> {
+        let mut no_members = roster_entry(H1);
+        no_members.as_object_mut().unwrap().remove("members");
+        vec![
+            bill(10, H1, "S2", "2024-07", 2000, "settled"),
+            bill(11, H1, "S5", "2024-05", 1800, "settled"),
+            bill(12, H1, "S1", "2024-06", 2000, "settled"),
+            work(4, H2, "202407", "unemployed", 0),
+            bill(13, H2, "T2", "2024-04", 2100, "settled"),
+            roster(3, H3),
+            record(Topic::Roster, 9, no_members),
+        ]
+    }
+
+    /// Alerts without the wall-clock time they were raised at.
+    fn comparable(alerts: Vec<Alert>) -> Vec<Alert> {
+        alerts.into_iter().map(|a| Alert { detected_at: String::new(), ..a }).collect()
+    }
+
+    /// The first pipeline after the first batch, with every changed household's checkpoint.
+    async fn checkpointed() -> (Pipeline, Vec<(HouseholdCode, Vec<u8>)>) {
+        let mut a = pipeline();
+        let alerts = a.process(first_batch(), &mut MemorySink::default()).await.unwrap();
+        assert!(alerts.iter().any(|a| a.household_code == H2), "H2 is alerted before the checkpoint: {alerts:?}");
+        let changed = a.take_changed();
+        let households: Vec<&str> = changed.iter().map(HouseholdCode::as_str).collect();
+        assert_eq!(households, [H1, H2, H3, H4]);
+        let snapshots = changed
+            .into_iter()
+            .map(|h| {
+                let bytes = a.checkpoint(&h).unwrap().expect("something is held for every changed household");
+                (h, bytes)
+            })
+            .collect();
+        (a, snapshots)
+    }
+
+    fn restored(snapshots: &[(HouseholdCode, Vec<u8>)]) -> Pipeline {
+        let mut b = pipeline();
+        for (h, bytes) in snapshots {
+            b.restore(h, bytes).unwrap();
+        }
+        b
+    }
+
+    #[tokio::test]
+    async fn a_restored_pipeline_carries_on_as_the_original() {
+        let (mut a, snapshots) = checkpointed().await;
+        for (h, bytes) in &snapshots {
+            let text = std::str::from_utf8(bytes).unwrap();
+            eprintln!("checkpoint of {h}: {} bytes", bytes.len());
+            assert!(text.starts_with(r#"{"v":1,"household":""#), "{text}");
+            // Pseudonyms and masked payloads only: no run of digits that could be an ID number.
+            assert_eq!(mask_id_numbers(text), text, "an ID-like number in {text}");
+        }
+        // The second pipeline held other households: clearing forgets them.
+        let mut b = pipeline();
+        b.process(vec![roster(1, "420922101201-0005")], &mut MemorySink::default()).await.unwrap();
+        b.clear_state();
+        assert_eq!(b.checkpoint(&HouseholdCode::parse("420922101201-0005").unwrap()).unwrap(), None);
+        for (h, bytes) in &snapshots {
+            b.restore(h, bytes).unwrap();
+        }
+        // The same state checkpoints to the same bytes.
+        for (h, bytes) in &snapshots {
+            let again = b.checkpoint(h).unwrap().map(String::from_utf8);
+            assert_eq!(again, Some(String::from_utf8(bytes.clone())), "{h}");
+        }
+
+        let (mut sink_a, mut sink_b) = (MemorySink::default(), MemorySink::default());
+        let alerts_a = comparable(a.process(second_batch(), &mut sink_a).await.unwrap());
+        let alerts_b = comparable(b.process(second_batch(), &mut sink_b).await.unwrap());
+        let alerted: Vec<(&str, &str)> = alerts_a.iter().map(|a| (a.household_code.as_str(), a.month.as_str())).collect();
+        assert!(alerted.contains(&(H1, "2024-07")), "the June bill held in the checkpoint completes the pair: {alerted:?}");
+        assert!(!alerted.iter().any(|&(h, m)| h == H1 && m == "2024-06"), "S5 stays cancelled: {alerted:?}");
+        assert_eq!(alerts_a, alerts_b);
+        assert_eq!(a.take_changed(), b.take_changed());
+        assert_eq!(a.stats().duplicates, b.stats().duplicates);
+
+        // A pipeline without the checkpoint judges the second batch otherwise.
+        let mut fresh = pipeline();
+        let alerts_fresh = comparable(fresh.process(second_batch(), &mut MemorySink::default()).await.unwrap());
+        assert_ne!(alerts_a, alerts_fresh);
+
+        a.finish(&mut sink_a).unwrap();
+        b.finish(&mut sink_b).unwrap();
+        let (letters_a, letters_b) = (sink_a.dead_letters(), sink_b.dead_letters());
+        let reasons: Vec<(&str, u64)> =
+            letters_a.iter().map(|l| (l["reason"].as_str().unwrap(), l["offset"].as_u64().unwrap())).collect();
+        assert_eq!(
+            reasons,
+            [("missing_field", 9), ("unknown_household", 7), ("unknown_household", 1), ("orphan_reversal", 3)],
+            "the bad roster record, H4's bill and outcome, S9's reversal"
+        );
+        assert_eq!(letters_a, letters_b);
+        // Everything waiting was taken: H4 now holds nothing, a tombstone.
+        let h4 = HouseholdCode::parse(H4).unwrap();
+        assert!(b.take_changed().contains(&h4));
+        assert_eq!(b.checkpoint(&h4).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_forgets_the_household() {
+        let (_, snapshots) = checkpointed().await;
+        let (h1, bytes) = &snapshots[0];
+        let mut b = pipeline();
+        b.restore(h1, bytes).unwrap();
+        assert!(b.checkpoint(h1).unwrap().is_some());
+        b.restore(h1, b"").unwrap();
+        assert_eq!(b.checkpoint(h1).unwrap(), None);
+        // A later snapshot replaces an earlier one.
+        b.restore(h1, bytes).unwrap();
+        b.restore(h1, bytes).unwrap();
+        assert_eq!(b.checkpoint(h1).unwrap().as_deref(), Some(bytes.as_slice()));
+    }
+
+    #[tokio::test]
+    async fn unreadable_snapshots_are_refused_and_change_nothing() {
+        let (_, snapshots) = checkpointed().await;
+        let (h1, bytes) = &snapshots[0];
+        let h2 = &snapshots[1].0;
+        let mut b = pipeline();
+        b.restore(h1, bytes).unwrap();
+        let v2 = String::from_utf8(bytes.clone()).unwrap().replacen(r#""v":1"#, r#""v":2"#, 1);
+        let v2_reshaped = format!(r#"{{"v":2,"household":"{H1}","records":"elsewhere"}}"#);
+        let bad: [(&HouseholdCode, &[u8], &str); 4] = [
+            (h2, bytes, "holds household 420922101201-0001"),
+            (h1, v2.as_bytes(), "format version 2"),
+            (h1, v2_reshaped.as_bytes(), "format version 2"),
+            (h1, b"{not json", "unreadable"),
+        ];
+        for (key, snapshot, why) in bad {
+            let err = b.restore(key, snapshot).unwrap_err();
+            assert!(matches!(err, PipelineError::Checkpoint { .. }) && err.to_string().contains(why), "{err}");
+        }
+        assert_eq!(b.checkpoint(h1).unwrap().as_deref(), Some(bytes.as_slice()));
+        assert_eq!(b.checkpoint(h2).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn restored_households_are_not_re_evaluated() {
+        let (_, snapshots) = checkpointed().await;
+        let mut b = restored(&snapshots);
+        assert!(b.take_changed().is_empty(), "restoring changes nothing that needs writing back");
+        let alerts = b.process(Vec::new(), &mut MemorySink::default()).await.unwrap();
+        assert!(alerts.is_empty(), "{alerts:?}");
+        assert!(b.last_hits().is_empty());
+        assert!(b.take_changed().is_empty());
+    }
+}

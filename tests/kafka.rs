@@ -1,0 +1,346 @@
+//! fangpin on a real Kafka-protocol broker: tansu (installed by `scripts/test.sh`), started by
+//! each test on a free loopback port with SQLite storage, and kafka-python as an independent
+//! client (`tests/kafka_client.py`) to publish contract records and read fangpin's topics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const KEY: &str = "00112233445566778899aabbccddeeff";
+
+/// A tansu broker on a free loopback port, storing in SQLite under its own directory.
+struct Broker {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Broker::spawn(dir.path(), port);
+        Broker { dir, port, child }
+    }
+
+    fn spawn(dir: &Path, port: u16) -> Child {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("broker.log")).unwrap();
+        let child = Command::new(tansu())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            // The SQLite path is relative to the broker's working directory.
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tansu ({e}): run ./scripts/test.sh, which installs it"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker with SIGKILL and starts it again on the same port and storage.
+    fn restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = Broker::spawn(self.dir.path(), self.port);
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu() -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    match home.map(|h| h.join("bin/tansu")) {
+        Some(p) if p.exists() => p,
+        _ => PathBuf::from("tansu"),
+    }
+}
+
+/// Runs the kafka-python client; returns its standard output.
+fn client(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kafka_client.py");
+    let out = Command::new("python3").arg(script).args(args).output().expect("python3 runs");
+    assert!(out.status.success(), "kafka_client.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every message of `topic`, read with kafka-python.
+fn consume(broker: &Broker, topic: &str) -> Vec<Value> {
+    client(&["consume", &broker.address(), topic]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// (alert id, grade) of every message on `topic`.
+fn alert_ids(broker: &Broker, topic: &str) -> BTreeSet<(String, String)> {
+    consume(broker, topic)
+        .iter()
+        .map(|m| (m["value"]["alert_id"].as_str().unwrap().to_owned(), m["value"]["grade"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// A configuration file for a Kafka run: small batches end after 1.5 s without records, and a
+/// dead instance is noticed within 6 s. `prefix` renames the outputs and the changelog, so that
+/// a reference run can share the broker.
+fn config(dir: &Path, name: &str, group: &str, prefix: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/registry");
+    let text = format!(
+        r#"[pipeline]
+models_dir = "{models}"
+
+[kafka]
+group_id = "{group}"
+partitions = 4
+linger_ms = 60000
+idle_ms = 1500
+commit_interval_ms = 1000
+
+[kafka.topics]
+door_visit = "{prefix}verify.door_visit"
+phone = "{prefix}verify.phone"
+alerts = "{prefix}alerts"
+dead_letter = "{prefix}dead_letter"
+
+[kafka.properties]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "1000"
+"#,
+        models = models.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn fangpin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fangpin"));
+    command.env("FANGPIN_PSEUDONYM_KEY", KEY).env("RUST_LOG", "fangpin=info,warn");
+    command
+}
+
+/// A fangpin process whose standard error is collected line by line.
+struct Instance {
+    name: String,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Instance {
+    fn start(name: &str, broker: &Broker, config: &Path, extra: &[&str]) -> Instance {
+        let mut child = fangpin()
+            .args(["run", "--config", config.to_str().unwrap(), "--brokers", &broker.address()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        let label = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Instance { name: name.to_owned(), child, log }
+    }
+
+    fn logged(&self, needle: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        self.wait()
+    }
+
+    /// Waits for the process to exit successfully; returns its standard output (the summary).
+    fn wait(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{} failed: {}", self.name, self.log.lock().unwrap().join("\n"));
+                let mut out = String::new();
+                std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+                return out;
+            }
+            assert!(Instant::now() < deadline, "{} did not finish in 120 s", self.name);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The group has committed every household record published so far.
+fn caught_up(broker: &Broker, group: &str) -> bool {
+    client(&["lag", &broker.address(), group]).trim() == "0"
+}
+
+fn simulate(dir: &Path, households: &str, seed: &str) -> PathBuf {
+    let world = dir.join("world");
+    let status = fangpin()
+        .args(["simulate", "--households", households, "--seed", seed, "--out", world.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    world
+}
+
+/// Alert ids and grades of the embedded replay of `world` in one batch.
+fn embedded_alerts(world: &Path, out: &Path, config: &Path) -> BTreeSet<(String, String)> {
+    let status = fangpin()
+        .args(["run", "--from-dir", world.to_str().unwrap(), "--out", out.to_str().unwrap(), "--batch-size", "10000000"])
+        .args(["--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut ids = BTreeSet::new();
+    for queue in ["verify.door_visit", "verify.phone"] {
+        for line in std::fs::read_to_string(out.join(format!("{queue}.ndjson"))).unwrap().lines() {
+            let a: Value = serde_json::from_str(line).unwrap();
+            ids.insert((a["alert_id"].as_str().unwrap().to_owned(), a["grade"].as_str().unwrap().to_owned()));
+        }
+    }
+    ids
+}
+
+#[test]
+fn kafka_run_gives_the_embedded_alerts_and_dead_letters_a_bad_record_on_every_topic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let world = simulate(tmp.path(), "400", "11");
+    let cfg = config(tmp.path(), "run", "fangpin", "");
+    // The topics exist before kafka-python writes, so that they get fangpin's partition count.
+    let mut preparer = fangpin();
+    let status = preparer.args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success(), "a run over empty topics ends at once");
+
+    // kafka-python publishes: first one broken record per topic, then the world.
+    let sent: u64 = client(&["publish", &broker.address(), world.to_str().unwrap(), "--malformed"]).trim().parse().unwrap();
+    assert!(sent > 10_000, "published only {sent} records");
+    let summary = Instance::start("run", &broker, &cfg, &["--stop-at-end", "--batch-size", "10000000"]).wait();
+    assert!(summary.contains("records read: "), "no summary: {summary}");
+
+    let expected = embedded_alerts(&world, &tmp.path().join("embedded"), &cfg);
+    assert!(expected.len() > 50, "too few alerts to compare: {}", expected.len());
+    let door = alert_ids(&broker, "verify.door_visit");
+    let phone = alert_ids(&broker, "verify.phone");
+    let all = alert_ids(&broker, "alerts");
+    assert_eq!(all, expected, "Kafka and embedded runs of the same world raise different alerts");
+    assert_eq!(door.union(&phone).cloned().collect::<BTreeSet<_>>(), all);
+    assert!(door.iter().all(|(_, g)| g == "high") && phone.iter().all(|(_, g)| g != "high"));
+
+    // Each broken record is dead-lettered with its origin in headers; the run went on past it.
+    let letters = consume(&broker, "dead_letter");
+    let broken: BTreeMap<String, &Value> = letters
+        .iter()
+        .filter(|d| d["value"]["reason"] == "malformed_json" && d["value"]["payload"] == "{\"household_code\": \"4209")
+        .map(|d| (d["headers"]["source_topic"].as_str().unwrap().to_owned(), d))
+        .collect();
+    let topics: Vec<&str> = fangpin_connectors::Topic::ALL.iter().map(|t| t.name()).collect();
+    assert_eq!(broken.keys().map(String::as_str).collect::<Vec<_>>(), { let mut t = topics.clone(); t.sort(); t });
+    for (topic, d) in &broken {
+        let h = &d["headers"];
+        assert_eq!(h["reason"], "malformed_json");
+        assert!(h["source_partition"].as_str().unwrap().parse::<i32>().is_ok(), "{topic}: {h}");
+        assert_eq!(h["source_offset"].as_str().unwrap(), d["value"]["offset"].to_string());
+    }
+    // No resident ID number anywhere in fangpin's outputs.
+    let id_number = regex::Regex::new("[0-9]{17}[0-9Xx]").unwrap();
+    for topic in ["verify.door_visit", "verify.phone", "alerts", "dead_letter", "fangpin-state-changelog"] {
+        let text = client(&["consume", &broker.address(), topic]);
+        assert!(!id_number.is_match(&text), "an ID number on {topic}");
+    }
+}
+
+/// Two instances split the partitions; one is killed with SIGKILL, the broker is killed and
+/// restarted, and the survivor takes over the dead instance's partitions from the changelog.
+/// A reference instance in its own group, with its own output topics, sees the same records
+/// in the same two phases without a failure: the failover run must raise every alert it raises.
+#[test]
+fn an_instance_killed_mid_stream_and_a_broker_restart_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start();
+    let world = simulate(tmp.path(), "600", "12");
+    let cfg = config(tmp.path(), "group", "fangpin", "");
+    let reference_cfg = config(tmp.path(), "reference", "reference", "ref.");
+    let mut prepare = fangpin();
+    let status = prepare.args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success());
+
+    // Phase one: the first 70% of every feed.
+    client(&["publish", &broker.address(), world.to_str().unwrap(), "--to", "0.7"]);
+    let mut a = Instance::start("a", &broker, &cfg, &[]);
+    let b = Instance::start("b", &broker, &cfg, &[]);
+    let reference = Instance::start("ref", &broker, &reference_cfg, &[]);
+    wait_until("both instances own partitions", Duration::from_secs(60), || a.logged("assigned") > 0 && b.logged("assigned") > 0);
+    wait_until("phase one is committed", Duration::from_secs(120), || caught_up(&broker, "fangpin") && caught_up(&broker, "reference"));
+    let a_partitions = a.log.lock().unwrap().iter().rev().find(|l| l.contains("assigned")).cloned().unwrap();
+    assert!(!a_partitions.contains("[0, 1, 2, 3]"), "one instance owns every partition: {a_partitions}");
+
+    // Instance a dies without warning; then the broker does.
+    a.kill();
+    broker.restart();
+
+    // Phase two: the rest of every feed.
+    client(&["publish", &broker.address(), world.to_str().unwrap(), "--from", "0.7"]);
+    wait_until("phase two is committed", Duration::from_secs(180), || caught_up(&broker, "fangpin") && caught_up(&broker, "reference"));
+    let b_log = b.log.lock().unwrap().clone();
+    let takeover = b_log.iter().filter(|l| l.contains("[0, 1, 2, 3] assigned: restored")).last().cloned();
+    let takeover = takeover.unwrap_or_else(|| panic!("b never took over every partition:\n{}", b_log.join("\n")));
+    let restored: u64 = takeover.split("restored ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(restored > 100, "b restored only {restored} households: {takeover}");
+    b.stop();
+    reference.stop();
+
+    let expected = alert_ids(&broker, "ref.alerts");
+    let got = alert_ids(&broker, "alerts");
+    assert!(expected.len() > 50, "too few reference alerts: {}", expected.len());
+    let missing: Vec<_> = expected.difference(&got).take(5).collect();
+    assert!(missing.is_empty(), "{} alerts lost in the failover (first 5): {missing:?}", expected.difference(&got).count());
+    let extra: Vec<_> = got.difference(&expected).take(5).collect();
+    assert!(extra.is_empty(), "alerts the reference did not raise (first 5): {extra:?}");
+}
