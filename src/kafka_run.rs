@@ -46,11 +46,16 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
             // back to the checkpoint of the partitions now owned.
             generation = source.generation();
             let owned = source.assigned_partitions();
-            let (households, records, took) = restore(&mut pipeline, &mut source, kafka, &owned)?;
-            let note = format!(
-                "partitions {owned:?} assigned: restored {households} households from {records} changelog records in {:.2} s",
-                took.as_secs_f64()
-            );
+            let note = if owned.is_empty() {
+                pipeline.clear_state();
+                "partitions revoked: state dropped until the next assignment".to_owned()
+            } else {
+                let (households, records, took) = restore(&mut pipeline, &mut source, kafka, &owned)?;
+                format!(
+                    "partitions {owned:?} assigned: restored {households} households from {records} changelog records in {:.2} s",
+                    took.as_secs_f64()
+                )
+            };
             eprintln!("{note}");
             notes.push(note);
         }

@@ -72,7 +72,7 @@ def consume(brokers, topic):
     )
     for m in consumer:
         try:
-            value = json.loads(m.value)
+            value = None if m.value is None else json.loads(m.value)
         except ValueError:
             value = m.value.decode(errors="replace")
         print(json.dumps({
