@@ -21,7 +21,7 @@ brokers=127.0.0.1:$port
 broker=$!
 trap 'kill $broker 2>/dev/null; rm -rf "$work"' EXIT
 until python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do sleep 0.2; done
-export FANGPIN_PSEUDONYM_KEY=${FANGPIN_PSEUDONYM_KEY:-00112233445566778899aabbccddeeff} RUST_LOG=warn
+export RUST_BACKTRACE=0 FANGPIN_PSEUDONYM_KEY=${FANGPIN_PSEUDONYM_KEY:-00112233445566778899aabbccddeeff} RUST_LOG=warn
 
 echo "== publish $households households to $brokers"
 $bin simulate --households "$households" --out "$work/world" --to-kafka "$brokers" --config benches/kafka.toml | tail -1
@@ -30,7 +30,8 @@ drain=$(python3 benches/drain.py "$brokers")
 echo "$drain"
 echo "== fangpin, consume to queues"
 start=$(date +%s.%N)
-$bin run --config benches/kafka.toml --brokers "$brokers" --stop-at-end > "$work/run.txt" 2> "$work/run.err"
+$bin run --config benches/kafka.toml --brokers "$brokers" --stop-at-end > "$work/run.txt" 2> "$work/run.err" \
+  || { tail -20 "$work/run.err"; exit 1; }
 end=$(date +%s.%N)
 grep -E "^records read|assigned" "$work/run.txt"
 echo "== fangpin again in the same group: restore from the changelog"

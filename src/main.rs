@@ -82,7 +82,7 @@ struct SimulateArgs {
 #[derive(Args)]
 struct RunArgs {
     /// Directory of `<topic>.ndjson` contract files to replay instead of consuming Kafka.
-    #[arg(long, requires = "out")]
+    #[arg(long)]
     from_dir: Option<PathBuf>,
     /// With --from-dir: where the queues and dead letters are written, as `<topic>.ndjson`.
     #[arg(long)]
@@ -93,6 +93,10 @@ struct RunArgs {
     /// Stop once every input partition is drained up to the end offsets seen at start.
     #[arg(long, conflicts_with = "from_dir")]
     stop_at_end: bool,
+    /// With --from-dir: only read and decode the records (no state, no outputs) and report the
+    /// rate, the upper bound of a replay's speed.
+    #[arg(long, requires = "from_dir")]
+    parse_only: bool,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -154,8 +158,20 @@ fn main() -> Result<()> {
         }
         Command::Run(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
+            if let (true, Some(from_dir)) = (args.parse_only, &args.from_dir) {
+                let r = replay::parse_only(&settings, from_dir)?;
+                let secs = r.elapsed.as_secs_f64();
+                println!(
+                    "parsed {} records ({} rejected) in {secs:.1} s ({:.0} records/s), nothing kept",
+                    r.records,
+                    r.rejected,
+                    r.records as f64 / secs.max(1e-9)
+                );
+                return Ok(());
+            }
             let report = match (&args.from_dir, &args.out) {
                 (Some(from_dir), Some(out)) => runtime.block_on(replay::run(&settings, from_dir, out, args.pipeline.metrics_addr))?,
+                (Some(_), None) => anyhow::bail!("--from-dir needs --out, the directory for the queues and dead letters"),
                 _ => run_kafka(&runtime, &settings, &args)?,
             };
             summary::print(&report, None);

@@ -134,3 +134,26 @@ fn spinner() -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// What [`parse_only`] measured.
+pub struct ParseReport {
+    pub records: u64,
+    pub rejected: u64,
+    pub elapsed: Duration,
+}
+
+/// Reads and decodes `from_dir` (JSON, validation, pseudonyms) and keeps nothing: the upper
+/// bound of a replay's speed, against which the whole pipeline is measured.
+pub fn parse_only(settings: &Settings, from_dir: &Path) -> Result<ParseReport> {
+    let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser(settings)?);
+    let mut source = FileSource::open(from_dir)?;
+    let started = Instant::now();
+    let (mut records, mut rejected) = (0, 0);
+    while let Some(batch) = source.next_batch(settings.batch_size)? {
+        for record in batch {
+            records += 1;
+            rejected += u64::from(decoder.decode(record.topic, &record.payload).is_err());
+        }
+    }
+    Ok(ParseReport { records, rejected, elapsed: started.elapsed() })
+}

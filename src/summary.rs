@@ -53,6 +53,17 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
     for (topic, n) in &s.records_in {
         println!("  {topic:<28} {n:>10}");
     }
+    let staged: f64 = s.stage_seconds.values().sum();
+    if staged > 0.0 {
+        let stages: Vec<String> = ["decode", "state", "sql", "grading", "fanout"]
+            .iter()
+            .map(|stage| {
+                let t = s.stage_seconds.get(stage).copied().unwrap_or_default();
+                format!("{stage} {t:.1} s ({:.0}%)", 100.0 * t / staged)
+            })
+            .collect();
+        println!("time by stage: {}", stages.join(", "));
+    }
     println!("duplicates ignored: {}   corrections applied: {}", s.duplicates, s.corrections);
     println!("rejected to dead letters: {rejected}");
     for (reason, n) in &s.dead_letters {

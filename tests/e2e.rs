@@ -119,4 +119,29 @@ fn a_small_simulated_world_end_to_end() {
             .collect()
     };
     assert_eq!(ids_of(&out), ids_of(&again));
+
+    // Parse-only reads every record and rejects those that fail decoding, keeping nothing.
+    let parsed = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(["run", "--from-dir", w, "--parse-only"])
+        .env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff")
+        .output()
+        .unwrap();
+    assert!(parsed.status.success());
+    let text = String::from_utf8(parsed.stdout).unwrap();
+    let numbers: Vec<u64> = Regex::new(r"parsed (\d+) records \((\d+) rejected\)")
+        .unwrap()
+        .captures(&text)
+        .unwrap_or_else(|| panic!("no parse-only report: {text}"))
+        .iter()
+        .skip(1)
+        .map(|m| m.unwrap().as_str().parse().unwrap())
+        .collect();
+    let contract_lines: u64 = fangpin_connectors::Topic::ALL
+        .iter()
+        .map(|t| std::fs::read_to_string(world.join(format!("{}.ndjson", t.name()))).map_or(0, |s| s.lines().filter(|l| !l.trim().is_empty()).count() as u64))
+        .sum();
+    assert_eq!(numbers[0], contract_lines);
+    // Decoding rejects; the ledger's reasons (unknown household, orphan reversal) come later.
+    let decode_reasons = expected.values().filter(|r| !["unknown_household", "orphan_reversal", "beyond_window"].contains(&r.as_str())).count() as u64;
+    assert_eq!(numbers[1], decode_reasons);
 }

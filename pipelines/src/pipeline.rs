@@ -68,6 +68,8 @@ pub struct RunStats {
     pub shadow_alerted: Vec<(String, String, Grade)>,
     /// Grader name and version stamped on the last alerts.
     pub grader: String,
+    /// Seconds spent in each stage of the micro-batch loop (decode, state, sql, grading, fanout).
+    pub stage_seconds: BTreeMap<&'static str, f64>,
 }
 
 /// A second grader run beside the served one, for comparison: its alerts are only counted.
@@ -370,8 +372,10 @@ impl Pipeline {
         Ok(())
     }
 
-    fn observe(&self, stage: &str, since: Instant) {
-        self.metrics.batch_duration.with_label_values(&[stage]).observe(since.elapsed().as_secs_f64());
+    fn observe(&mut self, stage: &'static str, since: Instant) {
+        let seconds = since.elapsed().as_secs_f64();
+        self.metrics.batch_duration.with_label_values(&[stage]).observe(seconds);
+        *self.stats.stage_seconds.entry(stage).or_default() += seconds;
     }
 }
 

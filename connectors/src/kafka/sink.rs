@@ -17,8 +17,8 @@ use crate::dead_letter::DeadLetter;
 use crate::topic::output;
 use crate::{ConnectorError, Sink};
 
-/// How long a flush may wait for acknowledgements before the run stops with an error.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a flush that is still waiting for acknowledgements says so.
+const FLUSH_REPORT: Duration = Duration::from_secs(30);
 
 /// Counts deliveries and keeps the first failure.
 #[derive(Default)]
@@ -114,8 +114,16 @@ impl Sink for KafkaSink {
         self.produce(&name, None, key, Some(payload), None)
     }
 
+    /// Waits for every message queued so far. A slow or absent broker only delays it: a message
+    /// that cannot be delivered within librdkafka's `message.timeout.ms` fails, and the flush
+    /// with it.
     fn flush(&mut self) -> Result<(), ConnectorError> {
-        self.producer.flush(FLUSH_TIMEOUT).map_err(|e| kafka_error("waiting for the broker to acknowledge outputs", e))?;
+        while let Err(e) = self.producer.flush(FLUSH_REPORT) {
+            if self.producer.in_flight_count() == 0 {
+                return Err(kafka_error("waiting for the broker to acknowledge outputs", e));
+            }
+            tracing::warn!("{} messages still wait for the broker's acknowledgement", self.producer.in_flight_count());
+        }
         let context = self.producer.context();
         if context.failed.load(Ordering::Relaxed) > 0 {
             let first = context.first_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
