@@ -7,7 +7,9 @@
 //! - [`pseudonym`]: resident ID numbers: check character, keyed-HMAC pseudonyms.
 //! - [`dead_letter`]: the dead-letter record and the masking of ID numbers in payloads.
 //! - [`file_source`]: replays a directory of `<topic>.ndjson` files in arrival order.
-//! - [`dir_sink`]: writes output topics as `<topic>.ndjson` files.
+//! - [`dir_sink`]: writes output topics as `<topic>.ndjson` files; the [`Sink`] trait.
+//! - `kafka` (feature `kafka`): consumer group and broadcast sources, the producer sink, topic
+//!   preparation and the state changelog reader, on rdkafka.
 //! - [`error`]: the crate's error type.
 
 pub mod dead_letter;
