@@ -1,18 +1,18 @@
 //! Topics: what fangpin needs to exist, created when missing, and the co-partitioning check.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::settings::is_household_topic;
-use super::{kafka_error, KafkaSettings};
+use super::{kafka_error, partition_count, KafkaSettings, METADATA_TIMEOUT};
 use crate::topic::{output, Topic};
 use crate::ConnectorError;
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+/// A topic to have: name, partitions, topic configuration.
+type Wanted<'a> = (String, i32, Vec<(&'a str, &'a str)>);
 
 /// Admin operations on the cluster of `settings`.
 pub struct Admin {
@@ -28,20 +28,11 @@ impl Admin {
 
     /// Partition count of `topic`, or `None` when it does not exist.
     pub fn partitions(&self, topic: &str) -> Result<Option<usize>, ConnectorError> {
-        let metadata = self
-            .client
-            .inner()
-            .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-            .map_err(|e| kafka_error(&format!("reading metadata of {topic} from {}", self.settings.brokers), e))?;
-        Ok(metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
-            .map(|t| t.partitions().len()))
+        partition_count(self.client.inner(), topic)
     }
 
     /// Creates the topics among `wanted` (name, partitions, config) that do not exist yet.
-    pub async fn create_missing(&self, wanted: &[(String, i32, Vec<(&str, &str)>)]) -> Result<(), ConnectorError> {
+    pub async fn create_missing(&self, wanted: &[Wanted<'_>]) -> Result<(), ConnectorError> {
         let mut missing = Vec::new();
         for (name, partitions, config) in wanted {
             if self.partitions(name)?.is_none() {
@@ -79,7 +70,7 @@ impl Admin {
     /// must have the same partition count (co-partitioning, as in Kafka Streams).
     pub async fn prepare(&self) -> Result<usize, ConnectorError> {
         let s = &self.settings;
-        let mut wanted: Vec<(String, i32, Vec<(&str, &str)>)> =
+        let mut wanted: Vec<Wanted> =
             Topic::ALL.iter().map(|t| (s.input_name(*t).to_owned(), s.partitions, vec![])).collect();
         for logical in [output::DOOR_VISIT, output::PHONE, output::ALERTS, output::DEAD_LETTER] {
             wanted.push((s.output_name(logical).to_owned(), s.partitions, vec![]));

@@ -22,10 +22,7 @@ pub fn read<E: std::fmt::Display>(
 ) -> Result<u64, ConnectorError> {
     let topic = &settings.changelog_topic();
     let consumer: BaseConsumer = settings
-        .client_config()
-        .set("group.id", format!("{}-restore", settings.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
+        .consumer_config(&format!("{}-restore", settings.group_id))
         .create()
         .map_err(|e| kafka_error("creating the changelog reader", e))?;
     let mut remaining: HashMap<i32, i64> = HashMap::new();

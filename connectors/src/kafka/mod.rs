@@ -26,6 +26,23 @@ fn kafka_error(what: &str, e: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::Kafka(format!("{what}: {e}"))
 }
 
+const METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Partition count of `topic`, or `None` when it does not exist.
+fn partition_count<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+) -> Result<Option<usize>, ConnectorError> {
+    let metadata = client
+        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        .map_err(|e| kafka_error(&format!("reading metadata of {topic}"), e))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.partitions().len()))
+}
+
 /// The message key a contract gives a record: the household code, `county_code:commodity` for
 /// prices, the station for weather. `None` when the payload is not JSON or lacks the fields
 /// (the record is still published, unkeyed, and fangpin dead-letters it).

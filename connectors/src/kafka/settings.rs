@@ -140,6 +140,14 @@ impl KafkaSettings {
         self.topics.changelog.clone().unwrap_or_else(|| format!("{}-state-changelog", self.group_id))
     }
 
+    /// A consumer configuration in `group_id` that never commits or stores offsets by itself:
+    /// fangpin commits only what it has checkpointed, and reads some topics without a group.
+    pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
+        let mut config = self.client_config();
+        config.set("group.id", group_id).set("enable.auto.commit", "false").set("enable.auto.offset.store", "false");
+        config
+    }
+
     /// A librdkafka configuration with the brokers and the pass-through options.
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();

@@ -17,12 +17,11 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::settings::is_household_topic;
-use super::{kafka_error, KafkaSettings};
+use super::{kafka_error, partition_count, KafkaSettings, METADATA_TIMEOUT};
 use crate::file_source::SourceRecord;
 use crate::topic::Topic;
 use crate::ConnectorError;
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Notes every assignment change; the consumer's own thread calls it from inside `poll`.
 #[derive(Default)]
@@ -54,19 +53,22 @@ pub struct Polled {
     pub idle: bool,
 }
 
-/// Offsets: (topic, partition) → the next offset to read.
+/// Offsets: (topic name, partition) → the next offset to read.
 pub type Positions = HashMap<(String, i32), i64>;
+
+/// The same within a batch, by contract topic: no allocation per message.
+type Progress = HashMap<(Topic, i32), i64>;
 
 /// The contract topics of one instance.
 pub struct KafkaSource {
     group: BaseConsumer<Assignment>,
     broadcast: BaseConsumer,
     topics: HashMap<String, Topic>,
-    sources: HashMap<(String, i32), Arc<str>>,
+    sources: HashMap<(Topic, i32), Arc<str>>,
     /// Next offsets after the records handed out in the current batch.
-    polled: Positions,
+    polled: Progress,
     /// Next offsets after records processed but not yet committed.
-    processed: Positions,
+    processed: Progress,
     /// The partition each household's records arrive on, from the message keys.
     household_partitions: HashMap<String, i32>,
     generation: u64,
@@ -78,10 +80,7 @@ impl KafkaSource {
     /// broadcast topics from their beginning.
     pub fn new(settings: &KafkaSettings) -> Result<KafkaSource, ConnectorError> {
         let group: BaseConsumer<Assignment> = settings
-            .client_config()
-            .set("group.id", &settings.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
+            .consumer_config(&settings.group_id)
             .set("auto.offset.reset", "earliest")
             // Range gives partition N of every household topic to the same instance.
             .set("partition.assignment.strategy", "range")
@@ -93,16 +92,13 @@ impl KafkaSource {
         group.subscribe(&household).map_err(|e| kafka_error("subscribing to the household topics", e))?;
 
         let broadcast: BaseConsumer = settings
-            .client_config()
-            .set("group.id", format!("{}-broadcast", settings.group_id))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
+            .consumer_config(&format!("{}-broadcast", settings.group_id))
             .create()
             .map_err(|e| kafka_error("creating the broadcast consumer", e))?;
         let mut tpl = TopicPartitionList::new();
         for topic in Topic::ALL.iter().filter(|t| !is_household_topic(**t)) {
             let name = settings.input_name(*topic);
-            for p in 0..partition_count(&broadcast, name)? {
+            for p in 0..partitions(&broadcast, name)? {
                 tpl.add_partition_offset(name, p, Offset::Beginning).map_err(|e| kafka_error("assigning", e))?;
             }
         }
@@ -173,7 +169,7 @@ impl KafkaSource {
                                 self.household_partitions.insert(key.to_owned(), m.partition());
                             }
                         }
-                        self.polled.insert((m.topic().to_owned(), m.partition()), m.offset() + 1);
+                        self.polled.insert((record.topic, m.partition()), m.offset() + 1);
                         records.push(record);
                     }
                 }
@@ -219,7 +215,8 @@ impl KafkaSource {
         }
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), next) in &self.processed {
-            tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)).map_err(|e| kafka_error("committing", e))?;
+            let name = self.topics.iter().find(|(_, t)| *t == topic).map_or(topic.name(), |(n, _)| n.as_str());
+            tpl.add_partition_offset(name, *partition, Offset::Offset(*next)).map_err(|e| kafka_error("committing", e))?;
         }
         self.group.commit(&tpl, CommitMode::Sync).map_err(|e| kafka_error("committing offsets", e))?;
         self.processed.clear();
@@ -231,7 +228,7 @@ impl KafkaSource {
     pub fn end_offsets(&self) -> Result<Positions, ConnectorError> {
         let mut ends = HashMap::new();
         for name in self.topics.keys() {
-            for p in 0..partition_count(&self.broadcast, name)? {
+            for p in 0..partitions(&self.broadcast, name)? {
                 let (_, high) = self
                     .broadcast
                     .fetch_watermarks(name, p, METADATA_TIMEOUT)
@@ -276,7 +273,7 @@ impl KafkaSource {
 /// The record of message `m`, with its source named `topic/partition`.
 fn to_record(
     topics: &HashMap<String, Topic>,
-    sources: &mut HashMap<(String, i32), Arc<str>>,
+    sources: &mut HashMap<(Topic, i32), Arc<str>>,
     m: &BorrowedMessage<'_>,
 ) -> Option<SourceRecord> {
     let Some(topic) = topics.get(m.topic()).copied() else {
@@ -284,7 +281,7 @@ fn to_record(
         return None;
     };
     let source = sources
-        .entry((m.topic().to_owned(), m.partition()))
+        .entry((topic, m.partition()))
         .or_insert_with(|| Arc::from(format!("{}/{}", m.topic(), m.partition())))
         .clone();
     Some(SourceRecord {
@@ -296,9 +293,6 @@ fn to_record(
 }
 
 /// Partition count of `topic` (0 when it does not exist).
-fn partition_count<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str) -> Result<i32, ConnectorError> {
-    let metadata = consumer
-        .fetch_metadata(Some(topic), METADATA_TIMEOUT)
-        .map_err(|e| kafka_error(&format!("reading metadata of {topic}"), e))?;
-    Ok(metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len() as i32))
+fn partitions<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &str) -> Result<i32, ConnectorError> {
+    Ok(partition_count(consumer.client(), topic)?.unwrap_or(0) as i32)
 }
