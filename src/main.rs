@@ -97,6 +97,14 @@ struct RunArgs {
     /// rate, the upper bound of a replay's speed.
     #[arg(long, requires = "from_dir")]
     parse_only: bool,
+    /// With --from-dir: after the replay, report the state's size as checkpoints and the time a
+    /// fresh pipeline takes to restore it.
+    #[arg(long, requires = "from_dir")]
+    measure_state: bool,
+    /// With --from-dir: let the records arrive at a steady RATE records/s, as a stream would,
+    /// and report the alert latency.
+    #[arg(long, requires = "from_dir", value_name = "RATE")]
+    rate: Option<f64>,
     #[command(flatten)]
     pipeline: PipelineArgs,
 }
@@ -170,7 +178,14 @@ fn main() -> Result<()> {
                 return Ok(());
             }
             let report = match (&args.from_dir, &args.out) {
-                (Some(from_dir), Some(out)) => runtime.block_on(replay::run(&settings, from_dir, out, args.pipeline.metrics_addr))?,
+                (Some(from_dir), Some(out)) => {
+                    let options = replay::ReplayOptions {
+                        metrics_addr: args.pipeline.metrics_addr,
+                        measure_state: args.measure_state,
+                        rate: args.rate,
+                    };
+                    runtime.block_on(replay::run(&settings, from_dir, out, options))?
+                },
                 (Some(_), None) => anyhow::bail!("--from-dir needs --out, the directory for the queues and dead letters"),
                 _ => run_kafka(&runtime, &settings, &args)?,
             };
@@ -186,7 +201,7 @@ fn main() -> Result<()> {
             let queues = args.out.join("queues");
             eprintln!("simulating {} households over {} months into {}", world.households, world.months, world_dir.display());
             let sim = replay::simulate(&world, &world_dir)?;
-            let report = runtime.block_on(replay::run(&settings, &world_dir, &queues, args.pipeline.metrics_addr))?;
+            let report = runtime.block_on(replay::run(&settings, &world_dir, &queues, replay::ReplayOptions { metrics_addr: args.pipeline.metrics_addr, ..Default::default() }))?;
             let truth = summary::score_against_truth(&world_dir.join("ground_truth.ndjson"), &report)?;
             summary::print(&report, Some((&sim, &truth)));
             args.pipeline.linger();

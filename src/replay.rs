@@ -69,9 +69,21 @@ pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>) -> 
     Ok(pipeline)
 }
 
+/// How a replay runs beyond the settings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplayOptions {
+    pub metrics_addr: Option<SocketAddr>,
+    /// Note the size of the final state as checkpoints and how long a fresh pipeline takes to
+    /// restore it.
+    pub measure_state: bool,
+    /// Let records arrive at this steady rate (records/s) instead of as fast as they can be
+    /// read, and note the alert latency: a stream's behaviour, measured without a broker.
+    pub rate: Option<f64>,
+}
+
 /// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
-pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr: Option<SocketAddr>) -> Result<Report> {
-    let mut pipeline = build_pipeline(settings, metrics_addr)?;
+pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: ReplayOptions) -> Result<Report> {
+    let mut pipeline = build_pipeline(settings, options.metrics_addr)?;
     let mut source = FileSource::open(from_dir)?;
     let mut lag = metrics::source::SourceLag::new(pipeline.metrics(), from_dir, &source.topics());
     for ignored in source.ignored_files() {
@@ -83,16 +95,108 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, metrics_addr:
             .expect("valid progress template"),
     );
     let started = Instant::now();
-    while let Some(batch) = source.next_batch(settings.batch_size)? {
+    let mut pace = options.rate.map(|rate| Pace { rate, started, arrived: 0, latencies: Vec::new() });
+    loop {
+        let wanted = match &mut pace {
+            Some(pace) => pace.due(settings.batch_size).await,
+            None => settings.batch_size,
+        };
+        let Some(batch) = source.next_batch(wanted)? else { break };
         lag.observe(&batch);
+        let oldest_arrival = pace.as_mut().map(|p| p.arrive(batch.len()));
         let alerts = pipeline.process(batch, &mut sink).await?;
+        if let (Some(pace), Some(arrival)) = (&mut pace, oldest_arrival) {
+            pace.latencies.extend(alerts.iter().map(|_| arrival.elapsed()));
+        }
         bar.set_position(source.progress().0);
         bar.set_message(format!("{} alerts", pipeline.stats().alerted.len().max(alerts.len())));
     }
     lag.finish();
     pipeline.finish(&mut sink)?;
     bar.finish_and_clear();
-    Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out: out.display().to_string(), notes: Vec::new() })
+    let elapsed = started.elapsed();
+    let mut notes = Vec::new();
+    if let Some(pace) = pace {
+        notes.push(pace.summary(elapsed));
+    }
+    if options.measure_state {
+        notes.push(measure_checkpoints(settings, &mut pipeline)?);
+    }
+    Ok(Report { stats: pipeline.stats().clone(), elapsed, out: out.display().to_string(), notes })
+}
+
+/// Records arriving at a steady rate: record `i` arrives `i / rate` seconds after the start.
+struct Pace {
+    rate: f64,
+    started: Instant,
+    arrived: u64,
+    /// Per alert, from the arrival of the oldest record of the micro-batch that raised it to the
+    /// alert's write: an upper bound on the time from the record that caused it.
+    latencies: Vec<Duration>,
+}
+
+impl Pace {
+    /// Waits until at least one record has arrived; how many have, at most `max`.
+    async fn due(&self, max: usize) -> usize {
+        loop {
+            let due = (self.started.elapsed().as_secs_f64() * self.rate) as u64;
+            if due > self.arrived {
+                return (due - self.arrived).min(max as u64) as usize;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Takes `n` records; returns when the first of them arrived.
+    fn arrive(&mut self, n: usize) -> Instant {
+        let first = self.started + Duration::from_secs_f64(self.arrived as f64 / self.rate);
+        self.arrived += n as u64;
+        first
+    }
+
+    fn summary(mut self, elapsed: Duration) -> String {
+        self.latencies.sort_unstable();
+        let quantile = |q: f64| {
+            let i = ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len().max(1)) - 1;
+            self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        format!(
+            "paced at {:.0} records/s (kept {:.0}): {} alerts, latency from the oldest record of the alert's batch: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            self.rate,
+            self.arrived as f64 / elapsed.as_secs_f64().max(1e-9),
+            self.latencies.len(),
+            quantile(0.5),
+            quantile(0.99),
+            quantile(1.0)
+        )
+    }
+}
+
+/// Writes every household's checkpoint (what a Kafka deployment keeps in its changelog) and
+/// restores them all into a fresh pipeline: the state's size per household and the restore
+/// time, without a broker in the way.
+fn measure_checkpoints(settings: &Settings, pipeline: &mut Pipeline) -> Result<String> {
+    let mut checkpoints = Vec::new();
+    for household in pipeline.take_changed() {
+        if let Some(bytes) = pipeline.checkpoint(&household)? {
+            checkpoints.push((household, bytes));
+        }
+    }
+    let bytes: usize = checkpoints.iter().map(|(_, b)| b.len()).sum();
+    let mut fresh = build_pipeline(settings, None)?;
+    let started = Instant::now();
+    for (household, snapshot) in &checkpoints {
+        fresh.restore(household, snapshot)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = checkpoints.len().max(1);
+    Ok(format!(
+        "state: {} households in {:.1} MB of checkpoints ({} bytes per household); a fresh pipeline restored them in {secs:.2} s ({:.0} households/s)",
+        checkpoints.len(),
+        bytes as f64 / 1e6,
+        bytes / n,
+        checkpoints.len() as f64 / secs.max(1e-9)
+    ))
 }
 
 /// The promoted model of the registry, or the rules when asked for or when none is promoted.

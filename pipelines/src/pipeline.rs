@@ -28,7 +28,8 @@ use crate::alerts::{Alert, AlertBook, GraderStamp};
 use crate::checkpoint;
 use crate::error::PipelineError;
 use crate::indicators::{Engine, Evaluation, Hit, Indicator};
-use crate::ledger::Applied;
+use crate::features::FeatureRow;
+use crate::ledger::{Applied, Household};
 use crate::metrics::{Metrics, RecordOutcome};
 use crate::state::{Outcome, Provenance, State};
 use crate::table::{self, MonthRow};
@@ -279,7 +280,6 @@ impl Pipeline {
             self.stats.grader = serving;
         }
         let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
-        let line = f64::try_from(self.poverty_line).unwrap_or(8_000.0);
         let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
         for hit in &evaluation.hits {
             *self.stats.indicator_hits.entry(hit.code.clone()).or_default() += 1;
@@ -299,25 +299,9 @@ impl Pipeline {
             }
             let Some(household) = HouseholdCode::parse(code) else { continue };
             let Some(h) = self.state.household(&household) else { continue };
-            let p = &h.profile;
             let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
             let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
-            let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
-            let features = features::vector(row, before, h, household.county(), &codes, line);
-            let per_capita = row.per_capita_income;
-            let input = GradingInput {
-                county_code: household.county().to_owned(),
-                category: p.category.code().to_owned(),
-                members: p.members,
-                labor_count: p.labor_count,
-                chronic_patients: p.chronic_patients,
-                disabled_members: p.disabled_members,
-                baseline_income: p.baseline_income,
-                per_capita_income: per_capita.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
-                poverty_line: self.poverty_line,
-                hits,
-                features,
-            };
+            let input = grading_input(&household, h, row, before, hits, self.poverty_line);
             let assessment = grader.grade(&input);
             let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
             if let Some(shadow) = &mut self.shadow {
@@ -376,6 +360,35 @@ impl Pipeline {
         let seconds = since.elapsed().as_secs_f64();
         self.metrics.batch_duration.with_label_values(&[stage]).observe(seconds);
         *self.stats.stage_seconds.entry(stage).or_default() += seconds;
+    }
+}
+
+/// What a grader sees of one household-month: its profile, its features (`row`, and `before`
+/// from three months earlier) and the indicators that fired.
+pub fn grading_input(
+    household: &HouseholdCode,
+    h: &Household,
+    row: &FeatureRow,
+    before: Option<&FeatureRow>,
+    hits: Vec<IndicatorHit>,
+    poverty_line: Decimal,
+) -> GradingInput {
+    let p = &h.profile;
+    let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
+    let line = f64::try_from(poverty_line).unwrap_or(8_000.0);
+    let features = features::vector(row, before, h, household.county(), &codes, line);
+    GradingInput {
+        county_code: household.county().to_owned(),
+        category: p.category.code().to_owned(),
+        members: p.members,
+        labor_count: p.labor_count,
+        chronic_patients: p.chronic_patients,
+        disabled_members: p.disabled_members,
+        baseline_income: p.baseline_income,
+        per_capita_income: row.per_capita_income.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
+        poverty_line,
+        hits,
+        features,
     }
 }
 
