@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{kafka_error, KafkaSettings};
+use super::{kafka_error, list_offsets, KafkaSettings};
 use crate::ConnectorError;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,14 +25,16 @@ pub fn read<E: std::fmt::Display>(
         .consumer_config(&format!("{}-restore", settings.group_id))
         .create()
         .map_err(|e| kafka_error("creating the changelog reader", e))?;
+    let owned: Vec<(String, i32)> = partitions.iter().map(|p| (topic.clone(), *p)).collect();
+    let starts = list_offsets(&consumer, &owned, Offset::Beginning)?;
+    let ends = list_offsets(&consumer, &owned, Offset::End)?;
     let mut remaining: HashMap<i32, i64> = HashMap::new();
     let mut tpl = TopicPartitionList::new();
-    for &p in partitions {
-        let (low, high) =
-            consumer.fetch_watermarks(topic, p, TIMEOUT).map_err(|e| kafka_error(&format!("reading the end of {topic}/{p}"), e))?;
+    for key @ (_, p) in &owned {
+        let (low, high) = (starts.get(key).copied().unwrap_or(0), ends.get(key).copied().unwrap_or(0));
         if high > low {
-            remaining.insert(p, high);
-            tpl.add_partition_offset(topic, p, Offset::Beginning).map_err(|e| kafka_error("assigning", e))?;
+            remaining.insert(*p, high);
+            tpl.add_partition_offset(topic, *p, Offset::Beginning).map_err(|e| kafka_error("assigning", e))?;
         }
     }
     if remaining.is_empty() {

@@ -17,7 +17,7 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::settings::is_household_topic;
-use super::{kafka_error, partition_count, KafkaSettings, METADATA_TIMEOUT};
+use super::{kafka_error, list_offsets, partition_count, KafkaSettings, METADATA_TIMEOUT};
 use crate::file_source::SourceRecord;
 use crate::topic::Topic;
 use crate::ConnectorError;
@@ -226,17 +226,18 @@ impl KafkaSource {
     /// The end offset of every partition of every input topic now: with
     /// [`KafkaSource::drained`], what `--stop-at-end` waits for.
     pub fn end_offsets(&self) -> Result<Positions, ConnectorError> {
-        let mut ends = HashMap::new();
-        for name in self.topics.keys() {
-            for p in 0..partitions(&self.broadcast, name)? {
-                let (_, high) = self
-                    .broadcast
-                    .fetch_watermarks(name, p, METADATA_TIMEOUT)
-                    .map_err(|e| kafka_error(&format!("reading the end of {name}/{p}"), e))?;
-                ends.insert((name.clone(), p), high);
-            }
-        }
-        Ok(ends)
+        // One metadata request for every topic: each took ~0.4 s against tansu.
+        let metadata = self
+            .broadcast
+            .fetch_metadata(None, METADATA_TIMEOUT)
+            .map_err(|e| kafka_error("reading the topics' metadata", e))?;
+        let partitions: Vec<(String, i32)> = metadata
+            .topics()
+            .iter()
+            .filter(|t| self.topics.contains_key(t.name()))
+            .flat_map(|t| t.partitions().iter().map(|p| (t.name().to_owned(), p.id())))
+            .collect();
+        list_offsets(&self.broadcast, &partitions, Offset::End)
     }
 
     /// Whether the group has committed every household partition up to `ends` and this
