@@ -29,9 +29,10 @@ fi
 if ! command -v tansu >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
   cargo install tansu --version 0.6.0 --locked --features libsql,dynostore
 fi
-# kafka-python: the tests' independent Kafka client (tests/kafka_client.py).
-if ! python3 -c "import kafka" 2>/dev/null; then
-  python3 -m pip install --quiet kafka-python==3.0.12
+# kafka-python: the tests' independent Kafka client (tests/kafka_client.py); lz4 lets it read
+# fangpin's lz4-compressed batches.
+if ! python3 -c "import kafka, lz4" 2>/dev/null; then
+  python3 -m pip install --quiet kafka-python==3.0.12 lz4==4.4.5
 fi
 
 # One cargo invocation: the member crates' unit tests and the single integration-test binary,
