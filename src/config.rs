@@ -63,7 +63,8 @@ pub struct Settings {
     pub rules_only: bool,
     /// Where to write feature snapshots (Parquet), if anywhere.
     pub features_out: Option<PathBuf>,
-    /// The `[kafka]` section, not yet interpreted.
+    /// The `[kafka]` section, not yet interpreted; only a build with Kafka reads it.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub kafka: Option<toml::Table>,
 }
 

@@ -106,7 +106,8 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: Repl
         let oldest_arrival = pace.as_mut().map(|p| p.arrive(batch.len()));
         let alerts = pipeline.process(batch, &mut sink).await?;
         if let (Some(pace), Some(arrival)) = (&mut pace, oldest_arrival) {
-            pace.latencies.extend(alerts.iter().map(|_| arrival.elapsed()));
+            let latency = arrival.elapsed();
+            pace.latencies.extend(std::iter::repeat_n(latency, alerts.len()));
         }
         bar.set_position(source.progress().0);
         bar.set_message(format!("{} alerts", pipeline.stats().alerted.len().max(alerts.len())));

@@ -55,7 +55,7 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
     }
     let staged: f64 = s.stage_seconds.values().sum();
     if staged > 0.0 {
-        let stages: Vec<String> = ["decode", "state", "sql", "grading", "fanout"]
+        let stages: Vec<String> = fangpin_pipelines::metrics::STAGES
             .iter()
             .map(|stage| {
                 let t = s.stage_seconds.get(stage).copied().unwrap_or_default();

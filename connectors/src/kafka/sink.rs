@@ -20,10 +20,9 @@ use crate::{ConnectorError, Sink};
 /// How often a flush that is still waiting for acknowledgements says so.
 const FLUSH_REPORT: Duration = Duration::from_secs(30);
 
-/// Counts deliveries and keeps the first failure.
+/// Counts failed deliveries and keeps the first failure.
 #[derive(Default)]
 pub struct Deliveries {
-    acknowledged: AtomicU64,
     failed: AtomicU64,
     first_failure: Mutex<Option<String>>,
 }
@@ -35,9 +34,7 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => {
-                self.acknowledged.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(_) => {}
             Err((e, message)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -72,11 +69,6 @@ impl KafkaSink {
             .create_with_context(Deliveries::default())
             .map_err(|e| kafka_error("creating the producer", e))?;
         Ok(KafkaSink { producer, settings: settings.clone() })
-    }
-
-    /// Messages acknowledged by the broker so far.
-    pub fn acknowledged(&self) -> u64 {
-        self.producer.context().acknowledged.load(Ordering::Relaxed)
     }
 
     /// Queues a message to a topic given by its real name, to `partition` if given, else by key;

@@ -22,7 +22,6 @@ use crate::file_source::SourceRecord;
 use crate::topic::Topic;
 use crate::ConnectorError;
 
-
 /// Notes every assignment change; the consumer's own thread calls it from inside `poll`.
 #[derive(Default)]
 pub struct Assignment {
