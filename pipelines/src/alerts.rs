@@ -25,6 +25,10 @@ pub struct Alert {
     pub county_code: String,
     pub township_code: String,
     pub village_code: String,
+    /// The household's roster category (`marginal`, ...), for the cadre who visits; empty in
+    /// queues written before it was added.
+    #[serde(default)]
+    pub category: String,
     /// Month of the risk, `YYYY-MM`.
     pub month: String,
     pub grade: Grade,
@@ -137,6 +141,7 @@ impl AlertBook {
             county_code: household.county().to_owned(),
             township_code: household.township().to_owned(),
             village_code: household.village().to_owned(),
+            category: String::new(),
             month: month.to_string(),
             grade,
             score: assessment.score,

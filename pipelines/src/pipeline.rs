@@ -323,7 +323,8 @@ impl Pipeline {
                 });
             }
             let Some(assessment) = assessment else { continue };
-            if let Some(alert) = self.book.raise(&household, *month, assessment, &stamp, &detected_at) {
+            if let Some(mut alert) = self.book.raise(&household, *month, assessment, &stamp, &detected_at) {
+                alert.category.clone_from(&input.category);
                 let key = (alert.county_code.clone(), alert.grade);
                 *self.stats.alerts.entry(key).or_default() += 1;
                 self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));

@@ -1,0 +1,105 @@
+//! Reads the verification queues into tasks. In the embedded mode the queues are the
+//! pipeline's `verify.door_visit.ndjson` and `verify.phone.ndjson`; each is read from where the
+//! last read stopped (kept in the store, so a restart does not start over), complete lines only.
+//! A file shorter than the position was rewritten by a new run and is read again from the start:
+//! alert ids make that harmless, since an id already held is a task already held.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use fangpin_connectors::topic::output;
+use fangpin_pipelines::Alert;
+
+use crate::config::CasesConfig;
+use crate::store::{now_china, Store};
+use crate::tasks::{apply_alert, Applied};
+use crate::{CasesError, Result};
+
+/// What one read of the queues did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    pub created: u64,
+    pub revised: u64,
+    pub unchanged: u64,
+    /// Lines that are not alerts (logged with their line number, never stored).
+    pub rejected: u64,
+}
+
+/// Lines applied per transaction.
+const CHUNK: usize = 500;
+
+/// Reads what is new in both queue files of `dir`.
+pub async fn read_queues(store: &Store, dir: &Path, config: &CasesConfig) -> Result<Ingested> {
+    let mut total = Ingested::default();
+    for topic in [output::DOOR_VISIT, output::PHONE] {
+        let path = dir.join(format!("{topic}.ndjson"));
+        if path.exists() {
+            read_file(store, &path, topic, config, &mut total).await?;
+        }
+    }
+    Ok(total)
+}
+
+async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig, total: &mut Ingested) -> Result<()> {
+    let source = format!("file:{topic}");
+    let stored: Option<i64> = sqlx::query_scalar("SELECT position FROM queue_positions WHERE source = $1")
+        .bind(source.clone())
+        .fetch_optional(store.pool())
+        .await?;
+    let mut file = std::fs::File::open(path).map_err(|e| CasesError::io(path, e))?;
+    let len = file.metadata().map_err(|e| CasesError::io(path, e))?.len();
+    let mut start = stored.unwrap_or(0).max(0) as u64;
+    if start > len {
+        tracing::info!(file = %path.display(), "queue file is shorter than what was read: rewritten, reading it again");
+        start = 0;
+    }
+    if start == len {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(start)).map_err(|e| CasesError::io(path, e))?;
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    file.take(len - start).read_to_end(&mut bytes).map_err(|e| CasesError::io(path, e))?;
+    // Only complete lines: the pipeline may be writing the last one.
+    let Some(end) = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else { return Ok(()) };
+    let lines: Vec<&[u8]> = bytes[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let received = now_china();
+    for chunk in lines.chunks(CHUNK) {
+        let mut tx = store.begin().await?;
+        for line in chunk {
+            match serde_json::from_slice::<Alert>(line) {
+                Ok(alert) => match apply_alert(&mut tx, &alert, received, config).await? {
+                    Applied::Created => total.created += 1,
+                    Applied::Revised => total.revised += 1,
+                    Applied::Unchanged => total.unchanged += 1,
+                },
+                Err(e) => {
+                    // The error names a position in the line, never its contents.
+                    tracing::warn!(file = %path.display(), error = %e.classify_name(), "a queue line is not an alert; skipped");
+                    total.rejected += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+    }
+    let position = (start + end as u64) as i64;
+    let mut tx = store.begin().await?;
+    sqlx::query("DELETE FROM queue_positions WHERE source = $1").bind(source.clone()).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO queue_positions (source, position) VALUES ($1, $2)")
+        .bind(source)
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Names a serde_json error's kind and position without quoting the input.
+trait Classify {
+    fn classify_name(&self) -> String;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_name(&self) -> String {
+        format!("{:?} error at column {}", self.classify(), self.column())
+    }
+}
