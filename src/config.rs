@@ -17,6 +17,9 @@ struct File {
     privacy: PrivacySection,
     /// Read by the Kafka runner (`fangpin_connectors::kafka::KafkaSettings`) when built with Kafka.
     kafka: Option<toml::Table>,
+    /// The cadres' service (`fangpin cases`): deadlines and sessions.
+    #[serde(default)]
+    cases: fangpin_cases::CasesConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -66,6 +69,8 @@ pub struct Settings {
     /// The `[kafka]` section, not yet interpreted; only a build with Kafka reads it.
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub kafka: Option<toml::Table>,
+    /// The `[cases]` section.
+    pub cases: fangpin_cases::CasesConfig,
 }
 
 impl Settings {
@@ -90,6 +95,7 @@ impl Settings {
             rules_only: overrides.rules_only,
             features_out: overrides.features_out.clone(),
             kafka: file.kafka,
+            cases: file.cases,
         };
         if let Ok(v) = std::env::var("FANGPIN_POVERTY_LINE") {
             s.poverty_line = v.parse().with_context(|| format!("FANGPIN_POVERTY_LINE={v} is not a number"))?;

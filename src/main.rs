@@ -1,6 +1,7 @@
 //! `fangpin`: the command line. Thin on purpose: parsing, wiring and printing; the work is in
 //! the member crates (`connectors/`, `pipelines/`, `models/`, `simulator/`).
 
+mod cases_cmd;
 mod config;
 #[cfg(feature = "kafka")]
 mod kafka_run;
@@ -35,6 +36,9 @@ enum Command {
     /// Train, evaluate, list and promote risk models.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// The cadres' side: verification tasks and identification cases, served to browsers.
+    #[command(subcommand)]
+    Cases(cases_cmd::CasesCommand),
 }
 
 #[derive(Args)]
@@ -194,6 +198,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Model(command) => runtime.block_on(model_cmd::run(command)),
+        Command::Cases(command) => runtime.block_on(cases_cmd::run(command)),
         Command::Demo(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let world = world_config(&args.world);

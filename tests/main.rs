@@ -1,5 +1,6 @@
 //! fangpin's integration tests, compiled as one test binary (one link of DataFusion).
 
+mod cases;
 mod e2e;
 mod golden;
 #[cfg(feature = "kafka")]

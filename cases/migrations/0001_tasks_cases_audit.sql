@@ -126,8 +126,10 @@ CREATE TABLE outbox (
     published BIGINT NOT NULL
 );
 
--- How far each queue file has been read (bytes), and its length then, to notice a rewrite.
+-- How far each queue file has been read (bytes), and the hash of the bytes just before that
+-- point, to notice a file rewritten by a new run.
 CREATE TABLE queue_positions (
     source TEXT PRIMARY KEY,
-    position BIGINT NOT NULL
+    position BIGINT NOT NULL,
+    tail_hash TEXT NOT NULL
 );

@@ -1,14 +1,16 @@
 //! Reads the verification queues into tasks. In the embedded mode the queues are the
 //! pipeline's `verify.door_visit.ndjson` and `verify.phone.ndjson`; each is read from where the
 //! last read stopped (kept in the store, so a restart does not start over), complete lines only.
-//! A file shorter than the position was rewritten by a new run and is read again from the start:
-//! alert ids make that harmless, since an id already held is a task already held.
+//! A file whose bytes before the position changed (a new run rewrote it) is read again from the
+//! start: alert ids make that harmless, since an id already held is a task already held.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use fangpin_connectors::topic::output;
 use fangpin_pipelines::Alert;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
 
 use crate::config::CasesConfig;
 use crate::store::{now_china, Store};
@@ -42,23 +44,28 @@ pub async fn read_queues(store: &Store, dir: &Path, config: &CasesConfig) -> Res
 
 async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig, total: &mut Ingested) -> Result<()> {
     let source = format!("file:{topic}");
-    let stored: Option<i64> = sqlx::query_scalar("SELECT position FROM queue_positions WHERE source = $1")
+    let stored = sqlx::query("SELECT position, tail_hash FROM queue_positions WHERE source = $1")
         .bind(source.clone())
         .fetch_optional(store.pool())
         .await?;
     let mut file = std::fs::File::open(path).map_err(|e| CasesError::io(path, e))?;
     let len = file.metadata().map_err(|e| CasesError::io(path, e))?.len();
-    let mut start = stored.unwrap_or(0).max(0) as u64;
-    if start > len {
-        tracing::info!(file = %path.display(), "queue file is shorter than what was read: rewritten, reading it again");
-        start = 0;
+    let mut start = 0;
+    if let Some(row) = stored {
+        let (position, hash): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+        let position = position.max(0) as u64;
+        if position <= len && tail_hash(&mut file, path, position)? == hash {
+            start = position;
+        } else {
+            tracing::info!(file = %path.display(), "queue file was rewritten since it was read: reading it again");
+        }
     }
     if start == len {
         return Ok(());
     }
     file.seek(SeekFrom::Start(start)).map_err(|e| CasesError::io(path, e))?;
     let mut bytes = Vec::with_capacity((len - start) as usize);
-    file.take(len - start).read_to_end(&mut bytes).map_err(|e| CasesError::io(path, e))?;
+    file.by_ref().take(len - start).read_to_end(&mut bytes).map_err(|e| CasesError::io(path, e))?;
     // Only complete lines: the pipeline may be writing the last one.
     let Some(end) = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else { return Ok(()) };
     let lines: Vec<&[u8]> = bytes[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
@@ -81,16 +88,27 @@ async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig
         }
         tx.commit().await?;
     }
-    let position = (start + end as u64) as i64;
+    let position = start + end as u64;
+    let hash = tail_hash(&mut file, path, position)?;
     let mut tx = store.begin().await?;
     sqlx::query("DELETE FROM queue_positions WHERE source = $1").bind(source.clone()).execute(&mut *tx).await?;
-    sqlx::query("INSERT INTO queue_positions (source, position) VALUES ($1, $2)")
+    sqlx::query("INSERT INTO queue_positions (source, position, tail_hash) VALUES ($1, $2, $3)")
         .bind(source)
-        .bind(position)
+        .bind(position as i64)
+        .bind(hash)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// SHA-256 of the (up to) 4 KiB before `position`: a rewritten file differs there.
+fn tail_hash(file: &mut std::fs::File, path: &Path, position: u64) -> Result<String> {
+    let from = position.saturating_sub(4096);
+    file.seek(SeekFrom::Start(from)).map_err(|e| CasesError::io(path, e))?;
+    let mut tail = Vec::with_capacity((position - from) as usize);
+    file.by_ref().take(position - from).read_to_end(&mut tail).map_err(|e| CasesError::io(path, e))?;
+    Ok(hex::encode(Sha256::digest(&tail)))
 }
 
 /// Names a serde_json error's kind and position without quoting the input.

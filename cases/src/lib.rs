@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`config`]: deadlines and service settings (`[cases]` in the configuration file).
 //! - [`store`]: the database (SQLite or PostgreSQL through one schema) and its migrations.
+//! - [`areas`]: names of counties, townships and villages by code.
 //! - [`accounts`]: roles scoped to an area, argon2 passwords, the accounts file, sessions.
 //! - [`procedure`]: the identification steps, who may take each, and their deadlines.
 //! - [`workdays`]: working-day arithmetic for the deadlines.
@@ -20,6 +21,7 @@
 //! - [`error`]: the crate's error type.
 
 pub mod accounts;
+pub mod areas;
 pub mod audit;
 pub mod cases;
 pub mod config;
@@ -37,3 +39,5 @@ pub mod workdays;
 pub use config::CasesConfig;
 pub use error::{CasesError, Result};
 pub use store::Store;
+/// The database library, for callers that query a [`Store`]'s pool directly.
+pub use sqlx;
