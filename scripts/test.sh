@@ -20,6 +20,19 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   apt_install --no-install-recommends prometheus
 fi
 
+# The cadres' service: tests/cases.rs starts its own PostgreSQL cluster on a loopback port, and
+# tests/cases_browser.rs drives Debian's headless Chromium through ChromeDriver (with a CJK
+# font, so that the screenshots show the Chinese pages).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  apt_install --no-install-recommends postgresql
+fi
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt_install --no-install-recommends chromium chromium-driver
+fi
+if ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
+  apt_install --no-install-recommends fonts-wqy-zenhei
+fi
+
 # librdkafka is built from source (Debian's is too old) with TLS through the system OpenSSL.
 if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then
   apt_install libssl-dev pkg-config

@@ -1,6 +1,7 @@
 //! fangpin's integration tests, compiled as one test binary (one link of DataFusion).
 
 mod cases;
+mod cases_browser;
 mod e2e;
 mod golden;
 #[cfg(feature = "kafka")]

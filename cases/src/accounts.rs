@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::store::{now_china, now_unix, Store};
+use crate::store::{now_text, now_unix, Store};
 use crate::{audit, CasesError, Result};
 
 /// The level an account works at.
@@ -38,7 +38,9 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Village, Role::Township, Role::County, Role::City].into_iter().find(|r| r.code() == s)
+        [Role::Village, Role::Township, Role::County, Role::City]
+            .into_iter()
+            .find(|r| r.code() == s)
     }
 
     /// Digits of the area code this role is scoped to: village 12, township 9, county 6, city 4.
@@ -109,11 +111,18 @@ impl AccountSpec {
     fn check(&self) -> Result<()> {
         let who = &self.username;
         let bad = |what: String| Err(CasesError::Config(format!("account {who:?}: {what}")));
-        if who.is_empty() || !who.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if who.is_empty()
+            || !who
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return bad("a username is letters, digits, '-', '_' or '.'".into());
         }
         let digits = self.role.area_digits();
-        if self.area.len() != digits || !self.area.bytes().all(|b| b.is_ascii_digit()) || !self.area.starts_with("4209") {
+        if self.area.len() != digits
+            || !self.area.bytes().all(|b| b.is_ascii_digit())
+            || !self.area.starts_with("4209")
+        {
             return bad(format!(
                 "a {} account's area is a {digits}-digit Xiaogan code (420...), not {:?}",
                 self.role.code(),
@@ -123,7 +132,9 @@ impl AccountSpec {
         if self.password.chars().count() < 10 {
             return bad("the password must have at least 10 characters".into());
         }
-        if crate::privacy::has_id_number(&self.staff_number) || crate::privacy::has_id_number(&self.name) {
+        if crate::privacy::has_id_number(&self.staff_number)
+            || crate::privacy::has_id_number(&self.name)
+        {
             return bad("names and staff numbers must not be ID numbers".into());
         }
         Ok(())
@@ -143,16 +154,23 @@ pub fn hash_password(password: &str) -> Result<String> {
 /// the file's password again). Returns how many were written.
 pub async fn import(store: &Store, path: &Path) -> Result<usize> {
     let text = std::fs::read_to_string(path).map_err(|e| CasesError::io(path, e))?;
-    let file: AccountsFile =
-        toml::from_str(&text).map_err(|e| CasesError::Config(format!("{}: {e}", path.display())))?;
+    let file: AccountsFile = toml::from_str(&text)
+        .map_err(|e| CasesError::Config(format!("{}: {e}", path.display())))?;
     for spec in &file.account {
-        spec.check().map_err(|e| CasesError::Config(format!("{}: {e}", path.display())))?;
+        spec.check()
+            .map_err(|e| CasesError::Config(format!("{}: {e}", path.display())))?;
     }
     let mut tx = store.begin().await?;
     for spec in &file.account {
         let hash = hash_password(&spec.password)?;
-        sqlx::query("DELETE FROM sessions WHERE username = $1").bind(spec.username.clone()).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM accounts WHERE username = $1").bind(spec.username.clone()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE username = $1")
+            .bind(spec.username.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM accounts WHERE username = $1")
+            .bind(spec.username.clone())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO accounts (username, display_name, role, area_code, staff_number, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -163,11 +181,18 @@ pub async fn import(store: &Store, path: &Path) -> Result<usize> {
         .bind(spec.area.clone())
         .bind(spec.staff_number.clone())
         .bind(hash)
-        .bind(now_china().to_rfc3339())
+        .bind(now_text())
         .execute(&mut *tx)
         .await?;
         let detail = serde_json::json!({"role": spec.role.code(), "area": spec.area});
-        audit::append(&mut tx, "accounts-file", "account.written", &spec.username, &detail).await?;
+        audit::append(
+            &mut tx,
+            "accounts-file",
+            "account.written",
+            &spec.username,
+            &detail,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(file.account.len())
@@ -178,14 +203,19 @@ fn account_of(row: &sqlx::any::AnyRow) -> Result<Account> {
     Ok(Account {
         username: row.try_get("username")?,
         display_name: row.try_get("display_name")?,
-        role: Role::parse(&role).ok_or_else(|| CasesError::Internal(format!("stored role {role:?}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| CasesError::Internal(format!("stored role {role:?}")))?,
         area_code: row.try_get("area_code")?,
         staff_number: row.try_get("staff_number")?,
     })
 }
 
 /// The account, if the password is right. A wrong user and a wrong password look the same.
-pub async fn authenticate(store: &Store, username: &str, password: &str) -> Result<Option<Account>> {
+pub async fn authenticate(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<Option<Account>> {
     let row = sqlx::query(
         "SELECT username, display_name, role, area_code, staff_number, password_hash FROM accounts WHERE username = $1",
     )
@@ -194,8 +224,12 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
     .await?;
     let Some(row) = row else { return Ok(None) };
     let stored: String = row.try_get("password_hash")?;
-    let parsed = PasswordHash::new(&stored).map_err(|e| CasesError::Internal(format!("stored hash: {e}")))?;
-    if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+    let parsed = PasswordHash::new(&stored)
+        .map_err(|e| CasesError::Internal(format!("stored hash: {e}")))?;
+    if Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Ok(None);
     }
     account_of(&row).map(Some)
@@ -213,11 +247,18 @@ fn token_hash(token: &str) -> String {
 }
 
 /// A new session for the account: the cookie token and the CSRF token of its forms.
-pub async fn start_session(store: &Store, account: &Account, seconds: u64) -> Result<(String, String)> {
+pub async fn start_session(
+    store: &Store,
+    account: &Account,
+    seconds: u64,
+) -> Result<(String, String)> {
     let (token, csrf) = (random_token(), random_token());
     let expires = now_unix() + seconds as i64;
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now_unix()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now_unix())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO sessions (token_hash, username, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash(&token))
         .bind(account.username.clone())
@@ -225,7 +266,14 @@ pub async fn start_session(store: &Store, account: &Account, seconds: u64) -> Re
         .bind(expires)
         .execute(&mut *tx)
         .await?;
-    audit::append(&mut tx, &account.username, "session.started", &account.username, &serde_json::json!({})).await?;
+    audit::append(
+        &mut tx,
+        &account.username,
+        "session.started",
+        &account.username,
+        &serde_json::json!({}),
+    )
+    .await?;
     tx.commit().await?;
     Ok((token, csrf))
 }
@@ -248,6 +296,9 @@ pub async fn session(store: &Store, token: &str) -> Result<Option<(Account, Stri
 }
 
 pub async fn end_session(store: &Store, token: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(store.pool()).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .execute(store.pool())
+        .await?;
     Ok(())
 }

@@ -25,8 +25,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |why: &str| CasesError::Config(format!("{} line {}: {why}", path.display(), n + 1));
-        let (code, name) = line.split_once(',').ok_or_else(|| bad("expected code,name"))?;
+        let bad =
+            |why: &str| CasesError::Config(format!("{} line {}: {why}", path.display(), n + 1));
+        let (code, name) = line
+            .split_once(',')
+            .ok_or_else(|| bad("expected code,name"))?;
         let (code, name) = (code.trim(), name.trim());
         if ![4, 6, 9, 12].contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("the code must have 4, 6, 9 or 12 digits"));
@@ -41,17 +44,34 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
 
 /// Writes the counties' names and the file's (later lines win).
 pub async fn import(store: &Store, path: Option<&Path>) -> Result<usize> {
-    let mut names: Vec<(String, String)> = COUNTIES.iter().map(|(c, n)| ((*c).to_owned(), (*n).to_owned())).collect();
+    let mut names: Vec<(String, String)> = COUNTIES
+        .iter()
+        .map(|(c, n)| ((*c).to_owned(), (*n).to_owned()))
+        .collect();
     if let Some(path) = path {
         let text = std::fs::read_to_string(path).map_err(|e| CasesError::io(path, e))?;
         names.extend(parse(&text, path)?);
     }
     let mut tx = store.begin().await?;
     for (code, name) in &names {
-        sqlx::query("DELETE FROM areas WHERE code = $1").bind(code.clone()).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO areas (code, name) VALUES ($1, $2)").bind(code.clone()).bind(name.clone()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM areas WHERE code = $1")
+            .bind(code.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO areas (code, name) VALUES ($1, $2)")
+            .bind(code.clone())
+            .bind(name.clone())
+            .execute(&mut *tx)
+            .await?;
     }
-    audit::append(&mut tx, "areas-file", "areas.written", "areas", &serde_json::json!({"count": names.len()})).await?;
+    audit::append(
+        &mut tx,
+        "areas-file",
+        "areas.written",
+        "areas",
+        &serde_json::json!({"count": names.len()}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(names.len())
 }

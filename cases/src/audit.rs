@@ -6,14 +6,22 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
-use crate::store::{now_china, Store};
+use crate::store::{now_text, Store};
 use crate::Result;
 
 /// The previous hash of the first row.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of one row: its fields, separated so that no two rows can be spelled alike.
-fn row_hash(prev: &str, seq: i64, at: &str, actor: &str, action: &str, subject: &str, detail: &str) -> String {
+fn row_hash(
+    prev: &str,
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> String {
     let mut h = Sha256::new();
     for part in [prev, &seq.to_string(), at, actor, action, subject, detail] {
         h.update((part.len() as u64).to_be_bytes());
@@ -30,12 +38,14 @@ pub async fn append(
     subject: &str,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
     let (seq, prev) = match last {
         Some(row) => (row.try_get::<i64, _>(0)? + 1, row.try_get::<String, _>(1)?),
         None => (1, GENESIS.to_owned()),
     };
-    let at = now_china().to_rfc3339();
+    let at = now_text();
     let detail = detail.to_string();
     let hash = row_hash(&prev, seq, &at, actor, action, subject, &detail);
     sqlx::query(
@@ -56,7 +66,13 @@ pub async fn append(
 }
 
 /// Appends one entry in a transaction of its own (refused accesses, which change nothing else).
-pub async fn record(store: &Store, actor: &str, action: &str, subject: &str, detail: &serde_json::Value) -> Result<()> {
+pub async fn record(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
     let mut tx = store.begin().await?;
     append(&mut tx, actor, action, subject, detail).await?;
     tx.commit().await?;
@@ -82,8 +98,15 @@ pub async fn verify(store: &Store) -> Result<AuditReport> {
     for (n, row) in rows.iter().enumerate() {
         let seq: i64 = row.try_get(0)?;
         let field = |i: usize| row.try_get::<String, _>(i);
-        let (at, actor, action, subject, detail, prev_hash, hash) =
-            (field(1)?, field(2)?, field(3)?, field(4)?, field(5)?, field(6)?, field(7)?);
+        let (at, actor, action, subject, detail, prev_hash, hash) = (
+            field(1)?,
+            field(2)?,
+            field(3)?,
+            field(4)?,
+            field(5)?,
+            field(6)?,
+            field(7)?,
+        );
         let broken = if seq != expected_seq {
             Some(format!("row {expected_seq} is missing (found {seq} next)"))
         } else if prev_hash != prev {
@@ -94,10 +117,16 @@ pub async fn verify(store: &Store) -> Result<AuditReport> {
             None
         };
         if let Some(why) = broken {
-            return Ok(AuditReport { rows: n as u64 + 1, broken: Some((seq, why)) });
+            return Ok(AuditReport {
+                rows: n as u64 + 1,
+                broken: Some((seq, why)),
+            });
         }
         prev = hash;
         expected_seq += 1;
     }
-    Ok(AuditReport { rows: rows.len() as u64, broken: None })
+    Ok(AuditReport {
+        rows: rows.len() as u64,
+        broken: None,
+    })
 }

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use crate::accounts::Account;
 use crate::config::CasesConfig;
 use crate::procedure::{Action, Step};
-use crate::store::{now_china, Store};
+use crate::store::{now_china, now_text, Store};
 use crate::tasks::{authorize, MEASURES};
 use crate::workdays::add_working_days;
 use crate::{accounts, audit, privacy, CasesError, Result};
@@ -37,7 +37,13 @@ impl Source {
     }
 
     pub fn parse(s: &str) -> Option<Source> {
-        [Source::Screening, Source::CadreVisit, Source::SelfApplication].into_iter().find(|x| x.code() == s)
+        [
+            Source::Screening,
+            Source::CadreVisit,
+            Source::SelfApplication,
+        ]
+        .into_iter()
+        .find(|x| x.code() == s)
     }
 
     pub fn label(self) -> &'static str {
@@ -98,14 +104,17 @@ pub struct StepRecord {
     pub note: String,
 }
 
-const CASE_COLUMNS: &str = "case_id, household_code, village_code, category, source, alert_id, step, step_started, \
+const CASE_COLUMNS: &str =
+    "case_id, household_code, village_code, category, source, alert_id, step, step_started, \
      step_due, identification_due, opened_at, opened_by, measures";
 
 fn summary_of(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
     let step_code: String = row.try_get("step")?;
-    let step = Step::parse(&step_code).ok_or_else(|| CasesError::Internal(format!("stored step {step_code:?}")))?;
+    let step = Step::parse(&step_code)
+        .ok_or_else(|| CasesError::Internal(format!("stored step {step_code:?}")))?;
     let source_code: String = row.try_get("source")?;
-    let source = Source::parse(&source_code).ok_or_else(|| CasesError::Internal(format!("stored source {source_code:?}")))?;
+    let source = Source::parse(&source_code)
+        .ok_or_else(|| CasesError::Internal(format!("stored source {source_code:?}")))?;
     let step_due: String = row.try_get("step_due")?;
     let today = now_china().date_naive().to_string();
     let measures: String = row.try_get("measures")?;
@@ -126,15 +135,25 @@ fn summary_of(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
         identification_due: row.try_get("identification_due")?,
         opened_at: row.try_get("opened_at")?,
         opened_by: row.try_get("opened_by")?,
-        measures: serde_json::from_str(&measures).map_err(|e| CasesError::Internal(e.to_string()))?,
+        measures: serde_json::from_str(&measures)
+            .map_err(|e| CasesError::Internal(e.to_string()))?,
     })
 }
 
 /// Opens a case at the village review inside the caller's transaction; returns its id. A
 /// household has at most one open case: opening another returns the open one's id.
-pub async fn open_in(tx: &mut AnyConnection, account: &Account, opening: &Opening, config: &CasesConfig) -> Result<String> {
-    let household = HouseholdCode::parse(&opening.household_code)
-        .ok_or_else(|| CasesError::Invalid(format!("户编码 {:?} 格式不对：应为 12 位村代码-4 位序号", opening.household_code)))?;
+pub async fn open_in(
+    tx: &mut AnyConnection,
+    account: &Account,
+    opening: &Opening,
+    config: &CasesConfig,
+) -> Result<String> {
+    let household = HouseholdCode::parse(&opening.household_code).ok_or_else(|| {
+        CasesError::Invalid(format!(
+            "户编码 {:?} 格式不对：应为 12 位村代码-4 位序号",
+            opening.household_code
+        ))
+    })?;
     privacy::check_free_text("备注", &opening.note)?;
     let open = sqlx::query_scalar::<_, String>(
         "SELECT case_id FROM cases WHERE household_code = $1 AND step NOT IN ('removed', 'not_identified')",
@@ -147,9 +166,12 @@ pub async fn open_in(tx: &mut AnyConnection, account: &Account, opening: &Openin
     }
     let today = now_china().date_naive();
     let overall = add_working_days(today, config.identification_days);
-    let due = Step::VillageReview.due(today, overall, config).map(|d| d.to_string()).unwrap_or_default();
+    let due = Step::VillageReview
+        .due(today, overall, config)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     let case_id = format!("C{}", &accounts::random_token()[..12]);
-    let at = now_china().to_rfc3339();
+    let at = now_text();
     sqlx::query(
         "INSERT INTO cases (case_id, household_code, county_code, township_code, village_code, category, source, \
          alert_id, step, step_started, step_due, identification_due, opened_at, opened_by, measures) \
@@ -171,20 +193,44 @@ pub async fn open_in(tx: &mut AnyConnection, account: &Account, opening: &Openin
     .bind(account.username.clone())
     .execute(&mut *tx)
     .await?;
-    insert_step(tx, &case_id, Step::VillageReview, "opened", account, &at, &opening.note).await?;
+    insert_step(
+        tx,
+        &case_id,
+        Step::VillageReview,
+        "opened",
+        account,
+        &at,
+        &opening.note,
+    )
+    .await?;
     let detail = serde_json::json!({"household": household.as_str(), "source": opening.source.code(), "alert_id": opening.alert_id});
     audit::append(tx, &account.username, "case.opened", &case_id, &detail).await?;
     Ok(case_id)
 }
 
 /// Opens a case by hand (a cadre's visit or a household's application).
-pub async fn open(store: &Store, account: &Account, opening: &Opening, config: &CasesConfig) -> Result<String> {
-    authorize(store, account, &opening.household_code, &format!("household {}", opening.household_code)).await?;
+pub async fn open(
+    store: &Store,
+    account: &Account,
+    opening: &Opening,
+    config: &CasesConfig,
+) -> Result<String> {
+    authorize(
+        store,
+        account,
+        &opening.household_code,
+        &format!("household {}", opening.household_code),
+    )
+    .await?;
     if !account.role.verifies() {
-        return Err(CasesError::Forbidden("只有村、乡镇干部登记新发现的风险户".into()));
+        return Err(CasesError::Forbidden(
+            "只有村、乡镇干部登记新发现的风险户".into(),
+        ));
     }
     if opening.source == Source::Screening {
-        return Err(CasesError::Invalid("筛查预警的案件由核实结果自动建立".into()));
+        return Err(CasesError::Invalid(
+            "筛查预警的案件由核实结果自动建立".into(),
+        ));
     }
     let mut tx = store.begin().await?;
     let id = open_in(&mut tx, account, opening, config).await?;
@@ -220,7 +266,10 @@ async fn insert_step(
 
 async fn fetch(store: &Store, case_id: &str) -> Result<CaseSummary> {
     let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE case_id = $1");
-    let row = sqlx::query(&sql).bind(case_id.to_owned()).fetch_optional(store.pool()).await?;
+    let row = sqlx::query(&sql)
+        .bind(case_id.to_owned())
+        .fetch_optional(store.pool())
+        .await?;
     summary_of(&row.ok_or_else(|| CasesError::NotFound(format!("case {case_id}")))?)
 }
 
@@ -236,9 +285,20 @@ pub struct CaseDetail {
     pub earliest: String,
 }
 
-pub async fn detail(store: &Store, account: &Account, case_id: &str, config: &CasesConfig) -> Result<CaseDetail> {
+pub async fn detail(
+    store: &Store,
+    account: &Account,
+    case_id: &str,
+    config: &CasesConfig,
+) -> Result<CaseDetail> {
     let case = fetch(store, case_id).await?;
-    authorize(store, account, &case.household_code, &format!("case {case_id}")).await?;
+    authorize(
+        store,
+        account,
+        &case.household_code,
+        &format!("case {case_id}"),
+    )
+    .await?;
     let rows = sqlx::query("SELECT seq, step, action, actor, role, at, note FROM case_steps WHERE case_id = $1 ORDER BY seq")
         .bind(case_id.to_owned())
         .fetch_all(store.pool())
@@ -258,7 +318,8 @@ pub async fn detail(store: &Store, account: &Account, case_id: &str, config: &Ca
         });
     }
     let step = Step::parse(&case.step).ok_or_else(|| CasesError::Internal("stored step".into()))?;
-    let started = NaiveDate::parse_from_str(&case.step_started, "%Y-%m-%d").map_err(|e| CasesError::Internal(e.to_string()))?;
+    let started = NaiveDate::parse_from_str(&case.step_started, "%Y-%m-%d")
+        .map_err(|e| CasesError::Internal(e.to_string()))?;
     Ok(CaseDetail {
         may_act: step.role() == Some(account.role),
         may_reject: step.role() == Some(account.role) && step.after(Action::Reject).is_ok(),
@@ -274,14 +335,22 @@ pub async fn list(store: &Store, account: &Account) -> Result<Vec<CaseSummary>> 
         "SELECT {CASE_COLUMNS} FROM cases WHERE household_code LIKE $1 \
          ORDER BY CASE WHEN step IN ('removed', 'not_identified') THEN 1 ELSE 0 END, step_due, case_id LIMIT 500"
     );
-    let rows = sqlx::query(&sql).bind(format!("{}%", account.area_code)).fetch_all(store.pool()).await?;
+    let rows = sqlx::query(&sql)
+        .bind(format!("{}%", account.area_code))
+        .fetch_all(store.pool())
+        .await?;
     rows.iter().map(summary_of).collect()
 }
 
 /// The household's cases (any area check is the caller's).
 pub async fn of_household(store: &Store, household_code: &str) -> Result<Vec<CaseSummary>> {
-    let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE household_code = $1 ORDER BY opened_at DESC");
-    let rows = sqlx::query(&sql).bind(household_code.to_owned()).fetch_all(store.pool()).await?;
+    let sql = format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE household_code = $1 ORDER BY opened_at DESC"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(household_code.to_owned())
+        .fetch_all(store.pool())
+        .await?;
     rows.iter().map(summary_of).collect()
 }
 
@@ -295,28 +364,45 @@ pub async fn act(
     config: &CasesConfig,
 ) -> Result<Step> {
     let case = fetch(store, case_id).await?;
-    authorize(store, account, &case.household_code, &format!("case {case_id}")).await?;
+    authorize(
+        store,
+        account,
+        &case.household_code,
+        &format!("case {case_id}"),
+    )
+    .await?;
     privacy::check_free_text("意见", note)?;
     let step = Step::parse(&case.step).ok_or_else(|| CasesError::Internal("stored step".into()))?;
     match step.role() {
         Some(role) if role == account.role => {}
         Some(role) => {
-            return Err(CasesError::Forbidden(format!("「{}」由{}账号办理", step.label(), role.label())));
+            return Err(CasesError::Forbidden(format!(
+                "「{}」由{}账号办理",
+                step.label(),
+                role.label()
+            )));
         }
         None => return Err(CasesError::Invalid("案件已结束".into())),
     }
-    let next = step.after(action).map_err(|why| CasesError::Invalid(why.into()))?;
+    let next = step
+        .after(action)
+        .map_err(|why| CasesError::Invalid(why.into()))?;
     let today = now_china().date_naive();
-    let started = NaiveDate::parse_from_str(&case.step_started, "%Y-%m-%d").map_err(|e| CasesError::Internal(e.to_string()))?;
+    let started = NaiveDate::parse_from_str(&case.step_started, "%Y-%m-%d")
+        .map_err(|e| CasesError::Internal(e.to_string()))?;
     if action == Action::Approve && today < step.earliest_completion(started, config) {
         return Err(CasesError::Invalid(format!(
             "公示期未满：{} 之后才能结束公示",
             step.earliest_completion(started, config)
         )));
     }
-    let overall = NaiveDate::parse_from_str(&case.identification_due, "%Y-%m-%d").map_err(|e| CasesError::Internal(e.to_string()))?;
-    let due = next.due(today, overall, config).map(|d| d.to_string()).unwrap_or_default();
-    let at = now_china().to_rfc3339();
+    let overall = NaiveDate::parse_from_str(&case.identification_due, "%Y-%m-%d")
+        .map_err(|e| CasesError::Internal(e.to_string()))?;
+    let due = next
+        .due(today, overall, config)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    let at = now_text();
     let mut tx = store.begin().await?;
     // The step must still be the one read above: two people acting at once cannot both move it.
     let moved = sqlx::query("UPDATE cases SET step = $1, step_started = $2, step_due = $3 WHERE case_id = $4 AND step = $5")
@@ -330,7 +416,11 @@ pub async fn act(
     if moved.rows_affected() == 0 {
         return Err(CasesError::Invalid("案件已被他人办理，请刷新".into()));
     }
-    let verb = if action == Action::Approve { "approved" } else { "rejected" };
+    let verb = if action == Action::Approve {
+        "approved"
+    } else {
+        "rejected"
+    };
     insert_step(&mut tx, case_id, step, verb, account, &at, note).await?;
     let detail = serde_json::json!({"from": step.code(), "to": next.code(), "note": note});
     audit::append(&mut tx, &account.username, "case.step", case_id, &detail).await?;
@@ -339,15 +429,29 @@ pub async fn act(
 }
 
 /// Records an assistance measure started for a monitored household (village or township).
-pub async fn add_measure(store: &Store, account: &Account, case_id: &str, measure: &str, note: &str) -> Result<()> {
+pub async fn add_measure(
+    store: &Store,
+    account: &Account,
+    case_id: &str,
+    measure: &str,
+    note: &str,
+) -> Result<()> {
     let case = fetch(store, case_id).await?;
-    authorize(store, account, &case.household_code, &format!("case {case_id}")).await?;
+    authorize(
+        store,
+        account,
+        &case.household_code,
+        &format!("case {case_id}"),
+    )
+    .await?;
     privacy::check_free_text("备注", note)?;
     if !account.role.verifies() {
         return Err(CasesError::Forbidden("帮扶措施由村、乡镇干部登记".into()));
     }
     if case.step != Step::Monitored.code() {
-        return Err(CasesError::Invalid("县级审定纳入监测后才能登记帮扶措施".into()));
+        return Err(CasesError::Invalid(
+            "县级审定纳入监测后才能登记帮扶措施".into(),
+        ));
     }
     if !MEASURES.iter().any(|(c, _)| *c == measure) {
         return Err(CasesError::Invalid(format!("帮扶措施 {measure:?} 无效")));
@@ -356,16 +460,31 @@ pub async fn add_measure(store: &Store, account: &Account, case_id: &str, measur
     if !measures.iter().any(|m| m == measure) {
         measures.push(measure.to_owned());
     }
-    let at = now_china().to_rfc3339();
+    let at = now_text();
     let mut tx = store.begin().await?;
     sqlx::query("UPDATE cases SET measures = $1 WHERE case_id = $2")
         .bind(serde_json::to_string(&measures).map_err(|e| CasesError::Internal(e.to_string()))?)
         .bind(case_id.to_owned())
         .execute(&mut *tx)
         .await?;
-    insert_step(&mut tx, case_id, Step::Monitored, &format!("measure:{measure}"), account, &at, note).await?;
-    audit::append(&mut tx, &account.username, "case.measure", case_id, &serde_json::json!({"measure": measure, "note": note}))
-        .await?;
+    insert_step(
+        &mut tx,
+        case_id,
+        Step::Monitored,
+        &format!("measure:{measure}"),
+        account,
+        &at,
+        note,
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &account.username,
+        "case.measure",
+        case_id,
+        &serde_json::json!({"measure": measure, "note": note}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -56,14 +56,20 @@ impl CasesConfig {
         ];
         for (key, days) in working {
             if days == 0 {
-                return Err(crate::CasesError::Config(format!("[cases] {key} must be at least 1 working day")));
+                return Err(crate::CasesError::Config(format!(
+                    "[cases] {key} must be at least 1 working day"
+                )));
             }
         }
         if self.session_seconds < 60 {
-            return Err(crate::CasesError::Config("[cases] session_seconds must be at least 60".into()));
+            return Err(crate::CasesError::Config(
+                "[cases] session_seconds must be at least 60".into(),
+            ));
         }
         if self.poll_ms == 0 {
-            return Err(crate::CasesError::Config("[cases] poll_ms must be at least 1".into()));
+            return Err(crate::CasesError::Config(
+                "[cases] poll_ms must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -28,7 +28,10 @@ pub enum CasesError {
     Database(#[from] sqlx::Error),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A bug: the store holds something this code did not write.
     #[error("internal error: {0}")]
     Internal(String),
@@ -36,7 +39,10 @@ pub enum CasesError {
 
 impl CasesError {
     pub fn io(path: &Path, source: std::io::Error) -> CasesError {
-        CasesError::Io { path: path.to_path_buf(), source }
+        CasesError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

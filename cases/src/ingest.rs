@@ -42,7 +42,13 @@ pub async fn read_queues(store: &Store, dir: &Path, config: &CasesConfig) -> Res
     Ok(total)
 }
 
-async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig, total: &mut Ingested) -> Result<()> {
+async fn read_file(
+    store: &Store,
+    path: &Path,
+    topic: &str,
+    config: &CasesConfig,
+    total: &mut Ingested,
+) -> Result<()> {
     let source = format!("file:{topic}");
     let stored = sqlx::query("SELECT position, tail_hash FROM queue_positions WHERE source = $1")
         .bind(source.clone())
@@ -63,12 +69,21 @@ async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig
     if start == len {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(start)).map_err(|e| CasesError::io(path, e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| CasesError::io(path, e))?;
     let mut bytes = Vec::with_capacity((len - start) as usize);
-    file.by_ref().take(len - start).read_to_end(&mut bytes).map_err(|e| CasesError::io(path, e))?;
+    file.by_ref()
+        .take(len - start)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CasesError::io(path, e))?;
     // Only complete lines: the pipeline may be writing the last one.
-    let Some(end) = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else { return Ok(()) };
-    let lines: Vec<&[u8]> = bytes[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let Some(end) = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else {
+        return Ok(());
+    };
+    let lines: Vec<&[u8]> = bytes[..end]
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let received = now_china();
     for chunk in lines.chunks(CHUNK) {
         let mut tx = store.begin().await?;
@@ -91,7 +106,10 @@ async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig
     let position = start + end as u64;
     let hash = tail_hash(&mut file, path, position)?;
     let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM queue_positions WHERE source = $1").bind(source.clone()).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM queue_positions WHERE source = $1")
+        .bind(source.clone())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO queue_positions (source, position, tail_hash) VALUES ($1, $2, $3)")
         .bind(source)
         .bind(position as i64)
@@ -105,9 +123,13 @@ async fn read_file(store: &Store, path: &Path, topic: &str, config: &CasesConfig
 /// SHA-256 of the (up to) 4 KiB before `position`: a rewritten file differs there.
 fn tail_hash(file: &mut std::fs::File, path: &Path, position: u64) -> Result<String> {
     let from = position.saturating_sub(4096);
-    file.seek(SeekFrom::Start(from)).map_err(|e| CasesError::io(path, e))?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| CasesError::io(path, e))?;
     let mut tail = Vec::with_capacity((position - from) as usize);
-    file.by_ref().take(position - from).read_to_end(&mut tail).map_err(|e| CasesError::io(path, e))?;
+    file.by_ref()
+        .take(position - from)
+        .read_to_end(&mut tail)
+        .map_err(|e| CasesError::io(path, e))?;
     Ok(hex::encode(Sha256::digest(&tail)))
 }
 

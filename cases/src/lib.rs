@@ -38,6 +38,6 @@ pub mod workdays;
 
 pub use config::CasesConfig;
 pub use error::{CasesError, Result};
-pub use store::Store;
 /// The database library, for callers that query a [`Store`]'s pool directly.
 pub use sqlx;
+pub use store::Store;

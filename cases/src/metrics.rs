@@ -6,7 +6,9 @@
 //! Labels are queues, GB/T 2260 county and township codes, age bands, outcomes and steps: never
 //! a household code or a person.
 
-use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use sqlx::Row;
 
 use crate::procedure::Step;
@@ -22,7 +24,14 @@ pub mod names {
     pub const TIME_TO_VERIFICATION: &str = "fangpin_cases_time_to_verification_seconds";
     pub const OUTCOMES: &str = "fangpin_cases_outcomes_total";
     pub const CASES_BY_STEP: &str = "fangpin_cases_in_step";
-    pub const ALL: [&str; 6] = [OPEN_TASKS, OVERDUE_TASKS, OLDEST_OPEN_TASK, TIME_TO_VERIFICATION, OUTCOMES, CASES_BY_STEP];
+    pub const ALL: [&str; 6] = [
+        OPEN_TASKS,
+        OVERDUE_TASKS,
+        OLDEST_OPEN_TASK,
+        TIME_TO_VERIFICATION,
+        OUTCOMES,
+        CASES_BY_STEP,
+    ];
     /// Labels the service uses.
     pub const LABELS: [&str; 6] = ["queue", "county", "township", "age", "outcome", "step"];
 }
@@ -31,7 +40,11 @@ pub mod names {
 const AGE_BANDS: [(&str, i64); 4] = [("0-1d", 0), ("2-5d", 2), ("6-10d", 6), ("over-10d", 11)];
 
 fn age_band(days: i64) -> &'static str {
-    AGE_BANDS.iter().rev().find(|(_, from)| days >= *from).map_or(AGE_BANDS[0].0, |(l, _)| l)
+    AGE_BANDS
+        .iter()
+        .rev()
+        .find(|(_, from)| days >= *from)
+        .map_or(AGE_BANDS[0].0, |(l, _)| l)
 }
 
 /// The service's metric families.
@@ -47,7 +60,9 @@ pub struct CasesMetrics {
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: C) -> C {
-    registry.register(Box::new(c.clone())).unwrap_or_else(|e| unreachable!("each family is registered once: {e}"));
+    registry
+        .register(Box::new(c.clone()))
+        .unwrap_or_else(|e| unreachable!("each family is registered once: {e}"));
     c
 }
 
@@ -55,34 +70,73 @@ impl CasesMetrics {
     pub fn new() -> CasesMetrics {
         let registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| {
-            register(&registry, GaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable!("{e}")))
+            register(
+                &registry,
+                GaugeVec::new(Opts::new(name, help), labels)
+                    .unwrap_or_else(|e| unreachable!("{e}")),
+            )
         };
-        let open = gauge(names::OPEN_TASKS, "Verification tasks not yet answered, by queue, area and days waiting.", &["queue", "county", "township", "age"]);
-        let overdue = gauge(names::OVERDUE_TASKS, "Open verification tasks past their due date.", &["queue", "county", "township"]);
-        let oldest = gauge(names::OLDEST_OPEN_TASK, "When the oldest open task of a queue and county arrived (unix time).", &["queue", "county"]);
-        let in_step = gauge(names::CASES_BY_STEP, "Identification cases by the step they are at.", &["step", "county"]);
+        let open = gauge(
+            names::OPEN_TASKS,
+            "Verification tasks not yet answered, by queue, area and days waiting.",
+            &["queue", "county", "township", "age"],
+        );
+        let overdue = gauge(
+            names::OVERDUE_TASKS,
+            "Open verification tasks past their due date.",
+            &["queue", "county", "township"],
+        );
+        let oldest = gauge(
+            names::OLDEST_OPEN_TASK,
+            "When the oldest open task of a queue and county arrived (unix time).",
+            &["queue", "county"],
+        );
+        let in_step = gauge(
+            names::CASES_BY_STEP,
+            "Identification cases by the step they are at.",
+            &["step", "county"],
+        );
         // Buckets from an hour to four weeks: the promises are 2 and 5 working days.
         let hours = [1.0, 4.0, 12.0, 24.0, 48.0, 72.0, 120.0, 168.0, 336.0, 672.0];
         let buckets = hours.iter().map(|h| h * 3600.0).collect();
         let time_to_verification = register(
             &registry,
             HistogramVec::new(
-                HistogramOpts::new(names::TIME_TO_VERIFICATION, "Seconds from a task's arrival to its outcome.").buckets(buckets),
+                HistogramOpts::new(
+                    names::TIME_TO_VERIFICATION,
+                    "Seconds from a task's arrival to its outcome.",
+                )
+                .buckets(buckets),
                 &["queue"],
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
         );
         let outcomes = register(
             &registry,
-            IntCounterVec::new(Opts::new(names::OUTCOMES, "Verification outcomes recorded by cadres."), &["queue", "outcome"])
-                .unwrap_or_else(|e| unreachable!("{e}")),
+            IntCounterVec::new(
+                Opts::new(names::OUTCOMES, "Verification outcomes recorded by cadres."),
+                &["queue", "outcome"],
+            )
+            .unwrap_or_else(|e| unreachable!("{e}")),
         );
-        CasesMetrics { registry, open, overdue, oldest, in_step, time_to_verification, outcomes }
+        CasesMetrics {
+            registry,
+            open,
+            overdue,
+            oldest,
+            in_step,
+            time_to_verification,
+            outcomes,
+        }
     }
 
     /// Names of the registered families (for the tests that hold dashboards to them).
     pub fn family_names(&self) -> Vec<String> {
-        self.registry.gather().iter().map(|f| f.name().to_owned()).collect()
+        self.registry
+            .gather()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect()
     }
 
     /// Reads the gauges from the store.
@@ -104,7 +158,9 @@ impl CasesMetrics {
             let received: i64 = row.try_get("received_at")?;
             let due: String = row.try_get("due_date")?;
             let band = age_band((now - received).max(0) / 86_400);
-            self.open.with_label_values(&[queue, &county, &township, band]).inc();
+            self.open
+                .with_label_values(&[queue, &county, &township, band])
+                .inc();
             let overdue = self.overdue.with_label_values(&[queue, &county, &township]);
             if due < today {
                 overdue.inc();
@@ -113,7 +169,9 @@ impl CasesMetrics {
             *entry = (*entry).min(received);
         }
         for ((queue, county), at) in oldest {
-            self.oldest.with_label_values(&[queue, &county]).set(at as f64);
+            self.oldest
+                .with_label_values(&[queue, &county])
+                .set(at as f64);
         }
         let rows = sqlx::query("SELECT step, county_code, CAST(COUNT(*) AS BIGINT) AS n FROM cases GROUP BY step, county_code")
             .fetch_all(store.pool())
@@ -124,7 +182,9 @@ impl CasesMetrics {
             let county: String = row.try_get("county_code")?;
             let n: i64 = row.try_get("n")?;
             if Step::parse(&step).is_some() {
-                self.in_step.with_label_values(&[&step, &county]).set(n as f64);
+                self.in_step
+                    .with_label_values(&[&step, &county])
+                    .set(n as f64);
             }
         }
         Ok(())
@@ -161,7 +221,11 @@ mod tests {
 impl CasesMetrics {
     /// Counts an outcome just recorded and how long its task waited.
     pub fn observe_outcome(&self, recorded: &crate::tasks::Recorded, outcome: &str) {
-        self.outcomes.with_label_values(&[recorded.queue, outcome]).inc();
-        self.time_to_verification.with_label_values(&[recorded.queue]).observe(recorded.waited_seconds.max(0) as f64);
+        self.outcomes
+            .with_label_values(&[recorded.queue, outcome])
+            .inc();
+        self.time_to_verification
+            .with_label_values(&[recorded.queue])
+            .observe(recorded.waited_seconds.max(0) as f64);
     }
 }

@@ -16,13 +16,15 @@ use crate::{CasesError, Result};
 /// Queues one message inside the caller's transaction.
 pub async fn enqueue(tx: &mut AnyConnection, topic: &str, key: &str, payload: &str) -> Result<()> {
     let seq = Store::next_seq(tx, "outbox", None).await?;
-    sqlx::query("INSERT INTO outbox (seq, topic, msg_key, payload, published) VALUES ($1, $2, $3, $4, 0)")
-        .bind(seq)
-        .bind(topic.to_owned())
-        .bind(key.to_owned())
-        .bind(payload.to_owned())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO outbox (seq, topic, msg_key, payload, published) VALUES ($1, $2, $3, $4, 0)",
+    )
+    .bind(seq)
+    .bind(topic.to_owned())
+    .bind(key.to_owned())
+    .bind(payload.to_owned())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -39,11 +41,15 @@ pub async fn publish(store: &Store, sink: &mut (dyn Sink + Send)) -> Result<usiz
         let topic: String = row.try_get("topic")?;
         let key: String = row.try_get("msg_key")?;
         let payload: String = row.try_get("payload")?;
-        sink.send(&topic, &key, payload.as_bytes()).map_err(publish_error)?;
+        sink.send(&topic, &key, payload.as_bytes())
+            .map_err(publish_error)?;
         last = row.try_get("seq")?;
     }
     sink.flush().map_err(publish_error)?;
-    sqlx::query("UPDATE outbox SET published = 1 WHERE published = 0 AND seq <= $1").bind(last).execute(store.pool()).await?;
+    sqlx::query("UPDATE outbox SET published = 1 WHERE published = 0 AND seq <= $1")
+        .bind(last)
+        .execute(store.pool())
+        .await?;
     Ok(rows.len())
 }
 
@@ -62,7 +68,10 @@ pub struct AppendDir {
 impl AppendDir {
     pub fn new(dir: &Path) -> Result<AppendDir> {
         std::fs::create_dir_all(dir).map_err(|e| CasesError::io(dir, e))?;
-        Ok(AppendDir { dir: dir.to_path_buf(), pending: Vec::new() })
+        Ok(AppendDir {
+            dir: dir.to_path_buf(),
+            pending: Vec::new(),
+        })
     }
 
     pub fn path_of(&self, topic: &str) -> PathBuf {
@@ -81,8 +90,13 @@ impl Sink for AppendDir {
     fn flush(&mut self) -> Result<(), ConnectorError> {
         for (topic, line) in std::mem::take(&mut self.pending) {
             let path = self.path_of(&topic);
-            let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| ConnectorError::io(&path, e))?;
-            file.write_all(&line).map_err(|e| ConnectorError::io(&path, e))?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| ConnectorError::io(&path, e))?;
+            file.write_all(&line)
+                .map_err(|e| ConnectorError::io(&path, e))?;
             file.sync_data().map_err(|e| ConnectorError::io(&path, e))?;
         }
         Ok(())

@@ -9,12 +9,14 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// 15 digits (the old card) or 17 digits and a check character, after normalising.
-static ID_SHAPED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[0-9]{15,}[Xx]?").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+static ID_SHAPED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[0-9]{15,}[Xx]?").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
 
 /// A household code (12 digits, a dash, 4 digits) standing alone: public, and cadres write it.
-static HOUSEHOLD_CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[0-9]{12}-[0-9]{4}\b").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+static HOUSEHOLD_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[0-9]{12}-[0-9]{4}\b").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
 
 /// The text with full-width digits and X folded to ASCII, household codes taken out, and
 /// separators between digits removed.
@@ -34,7 +36,9 @@ fn normalise(text: &str) -> String {
         let separator = matches!(c, ' ' | '-' | '.' | '\u{3000}' | '_' | '\u{00a0}');
         let between_digits = i > 0
             && folded[..i].last().is_some_and(|p| p.is_ascii_digit())
-            && folded.get(i + 1).is_some_and(|n| n.is_ascii_digit() || *n == 'X');
+            && folded
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_digit() || *n == 'X');
         if !(separator && between_digits) {
             out.push(c);
         }
@@ -50,10 +54,14 @@ pub fn has_id_number(text: &str) -> bool {
 /// Refuses free text that holds an ID number, naming the field.
 pub fn check_free_text(field: &str, text: &str) -> crate::Result<()> {
     if has_id_number(text) {
-        return Err(crate::CasesError::Invalid(format!("{field}中不得填写身份证号码，请删去后再提交")));
+        return Err(crate::CasesError::Invalid(format!(
+            "{field}中不得填写身份证号码，请删去后再提交"
+        )));
     }
     if text.chars().count() > 2000 {
-        return Err(crate::CasesError::Invalid(format!("{field}不得超过 2000 字")));
+        return Err(crate::CasesError::Invalid(format!(
+            "{field}不得超过 2000 字"
+        )));
     }
     Ok(())
 }
@@ -73,7 +81,12 @@ mod tests {
         ] {
             assert!(has_id_number(text), "{text}");
         }
-        for text in ["户号 420922101201-0042", "电话 13812345678", "支出 12000.50 元", "2024-06-15"] {
+        for text in [
+            "户号 420922101201-0042",
+            "电话 13812345678",
+            "支出 12000.50 元",
+            "2024-06-15",
+        ] {
             assert!(!has_id_number(text), "{text}");
         }
     }

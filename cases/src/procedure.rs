@@ -124,7 +124,12 @@ impl Step {
 
     /// When a step entered on `started` must be done. The identification steps share the
     /// overall deadline `identification_due`; none may end after it.
-    pub fn due(self, started: NaiveDate, identification_due: NaiveDate, c: &CasesConfig) -> Option<NaiveDate> {
+    pub fn due(
+        self,
+        started: NaiveDate,
+        identification_due: NaiveDate,
+        c: &CasesConfig,
+    ) -> Option<NaiveDate> {
         let own = match self {
             Step::VillageReview => add_working_days(started, c.village_review_days),
             Step::PublicNotice => started + Duration::days(i64::from(c.notice_days)),
@@ -151,9 +156,18 @@ mod tests {
 
     #[test]
     fn each_step_has_one_role_and_reviews_can_reject() {
-        assert_eq!(Step::VillageReview.after(Action::Approve), Ok(Step::PublicNotice));
-        assert_eq!(Step::CountyApproval.after(Action::Approve), Ok(Step::Monitored));
-        assert_eq!(Step::TownshipReview.after(Action::Reject), Ok(Step::NotIdentified));
+        assert_eq!(
+            Step::VillageReview.after(Action::Approve),
+            Ok(Step::PublicNotice)
+        );
+        assert_eq!(
+            Step::CountyApproval.after(Action::Approve),
+            Ok(Step::Monitored)
+        );
+        assert_eq!(
+            Step::TownshipReview.after(Action::Reject),
+            Ok(Step::NotIdentified)
+        );
         assert!(Step::PublicNotice.after(Action::Reject).is_err());
         assert!(Step::Removed.after(Action::Approve).is_err());
         assert_eq!(Step::CountyApproval.role(), Some(Role::County));
@@ -167,7 +181,10 @@ mod tests {
         let c = CasesConfig::default();
         let start = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         let overall = add_working_days(start, c.identification_days);
-        assert_eq!(Step::PublicNotice.earliest_completion(start, &c), start + Duration::days(5));
+        assert_eq!(
+            Step::PublicNotice.earliest_completion(start, &c),
+            start + Duration::days(5)
+        );
         let late = NaiveDate::from_ymd_opt(2026, 12, 28).unwrap();
         assert_eq!(Step::TownshipReview.due(late, overall, &c), Some(overall));
     }

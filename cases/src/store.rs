@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Transaction};
@@ -15,19 +15,30 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::{CasesError, Result};
 
 /// The migrations, embedded at build time, in order.
-const MIGRATIONS: [(i64, &str, &str); 1] =
-    [(1, "tasks cases audit", include_str!("../migrations/0001_tasks_cases_audit.sql"))];
+const MIGRATIONS: [(i64, &str, &str); 1] = [(
+    1,
+    "tasks cases audit",
+    include_str!("../migrations/0001_tasks_cases_audit.sql"),
+)];
 
 #[derive(Debug)]
 struct Embedded;
 
 impl<'s> MigrationSource<'s> for Embedded {
-    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
         Box::pin(async {
             Ok(MIGRATIONS
                 .iter()
                 .map(|(v, d, sql)| {
-                    Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, Cow::Borrowed(*sql), false)
+                    Migration::new(
+                        *v,
+                        Cow::Borrowed(*d),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
                 })
                 .collect())
         })
@@ -71,7 +82,12 @@ impl Store {
             .max_connections(connections)
             .connect(&url)
             .await
-            .map_err(|e| CasesError::Config(format!("cannot open the cases database {}: {e}", redact(&url))))?;
+            .map_err(|e| {
+                CasesError::Config(format!(
+                    "cannot open the cases database {}: {e}",
+                    redact(&url)
+                ))
+            })?;
         let migrator = Migrator::new(Embedded).await?;
         migrator.run(&pool).await?;
         Ok(Store { pool, backend })
@@ -92,13 +108,19 @@ impl Store {
     pub async fn begin(&self) -> Result<Transaction<'static, Any>> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(tx)
     }
 
     /// The next value of a `seq` column (`MAX + 1`), inside the caller's transaction.
-    pub async fn next_seq(tx: &mut sqlx::AnyConnection, table: &str, filter: Option<(&str, &str)>) -> Result<i64> {
+    pub async fn next_seq(
+        tx: &mut sqlx::AnyConnection,
+        table: &str,
+        filter: Option<(&str, &str)>,
+    ) -> Result<i64> {
         let (sql, bind) = match filter {
             Some((column, value)) => {
                 (format!("SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT) FROM {table} WHERE {column} = $1"), Some(value))
@@ -132,6 +154,11 @@ pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Now in China time as stored: RFC 3339 to the second (`2026-12-01T10:20:00+08:00`).
+pub fn now_text() -> String {
+    now_china().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 /// Now in China time, RFC 3339 (`2026-12-01T10:20:00+08:00`).
 pub fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&fangpin_connectors::event::china_time())
@@ -141,7 +168,10 @@ pub fn now_china() -> chrono::DateTime<chrono::FixedOffset> {
 mod tests {
     #[test]
     fn passwords_stay_out_of_messages() {
-        assert_eq!(super::redact("postgres://u:secret@127.0.0.1:5432/db"), "postgres://u:***@127.0.0.1:5432/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@127.0.0.1:5432/db"),
+            "postgres://u:***@127.0.0.1:5432/db"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -13,13 +13,16 @@ use sqlx::{AnyConnection, Row};
 
 use crate::accounts::Account;
 use crate::config::CasesConfig;
-use crate::store::{now_china, now_unix, Store};
+use crate::store::{now_china, now_text, now_unix, Store};
 use crate::workdays::add_working_days;
 use crate::{audit, cases, outbox, privacy, CasesError, Result};
 
 /// The outcomes of the contract's `verify.outcomes`.
-pub const OUTCOMES: [(&str, &str); 3] =
-    [("confirmed_risk", "确认存在风险"), ("no_risk", "核实无风险"), ("unreachable", "无法联系")];
+pub const OUTCOMES: [(&str, &str); 3] = [
+    ("confirmed_risk", "确认存在风险"),
+    ("no_risk", "核实无风险"),
+    ("unreachable", "无法联系"),
+];
 
 /// Assistance measures a cadre can start, with their names on the pages.
 pub const MEASURES: [(&str, &str); 7] = [
@@ -37,12 +40,18 @@ pub fn method_of_queue(queue: &str) -> Result<&'static str> {
     match queue {
         output::DOOR_VISIT => Ok("door_visit"),
         output::PHONE => Ok("phone"),
-        other => Err(CasesError::Invalid(format!("alert for unknown queue {other:?}"))),
+        other => Err(CasesError::Invalid(format!(
+            "alert for unknown queue {other:?}"
+        ))),
     }
 }
 
 fn method_rank(method: &str) -> u8 {
-    if method == "door_visit" { 0 } else { 1 }
+    if method == "door_visit" {
+        0
+    } else {
+        1
+    }
 }
 
 /// A task as pages and the API show it.
@@ -89,7 +98,8 @@ fn task_of(row: &sqlx::any::AnyRow, today: NaiveDate) -> Result<Task> {
     let assistance: Option<String> = row.try_get("assistance")?;
     let due_date: String = row.try_get("due_date")?;
     let status: String = row.try_get("status")?;
-    let overdue = status == "open" && NaiveDate::parse_from_str(&due_date, "%Y-%m-%d").is_ok_and(|d| d < today);
+    let overdue = status == "open"
+        && NaiveDate::parse_from_str(&due_date, "%Y-%m-%d").is_ok_and(|d| d < today);
     Ok(Task {
         alert_id: row.try_get("alert_id")?,
         household_code: row.try_get("household_code")?,
@@ -138,15 +148,22 @@ pub async fn apply_alert(
     config: &CasesConfig,
 ) -> Result<Applied> {
     let method = method_of_queue(&alert.queue)?;
-    let days = if method == "door_visit" { config.door_visit_days } else { config.phone_days };
+    let days = if method == "door_visit" {
+        config.door_visit_days
+    } else {
+        config.phone_days
+    };
     let due = add_working_days(received.date_naive(), days).to_string();
-    let reasons = serde_json::to_string(&alert.reasons).map_err(|e| CasesError::Internal(e.to_string()))?;
+    let reasons =
+        serde_json::to_string(&alert.reasons).map_err(|e| CasesError::Internal(e.to_string()))?;
     let grade = alert.grade.code();
     let grader = format!("{} {}", alert.grader.name, alert.grader.version);
-    let existing = sqlx::query("SELECT revision, grade, score, reasons, method, due_date FROM tasks WHERE alert_id = $1")
-        .bind(alert.alert_id.clone())
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing = sqlx::query(
+        "SELECT revision, grade, score, reasons, method, due_date FROM tasks WHERE alert_id = $1",
+    )
+    .bind(alert.alert_id.clone())
+    .fetch_optional(&mut *tx)
+    .await?;
     let applied = match existing {
         None => {
             sqlx::query(
@@ -172,8 +189,18 @@ pub async fn apply_alert(
             .bind(alert.supersedes.clone())
             .execute(&mut *tx)
             .await?;
-            insert_revision(tx, &alert.alert_id, 1, grade, alert.score, &reasons, received.timestamp()).await?;
-            let detail = serde_json::json!({"grade": grade, "method": method, "month": alert.month});
+            insert_revision(
+                tx,
+                &alert.alert_id,
+                1,
+                grade,
+                alert.score,
+                &reasons,
+                received.timestamp(),
+            )
+            .await?;
+            let detail =
+                serde_json::json!({"grade": grade, "method": method, "month": alert.month});
             audit::append(tx, "queue", "task.created", &alert.alert_id, &detail).await?;
             Applied::Created
         }
@@ -188,7 +215,11 @@ pub async fn apply_alert(
             // A higher grade may move a phone check to a door visit, and never later than before.
             let old_method: String = row.try_get("method")?;
             let old_due: String = row.try_get("due_date")?;
-            let method = if method_rank(method) < method_rank(&old_method) { method } else { old_method.as_str() };
+            let method = if method_rank(method) < method_rank(&old_method) {
+                method
+            } else {
+                old_method.as_str()
+            };
             let due = old_due.min(due);
             sqlx::query(
                 "UPDATE tasks SET grade = $1, score = $2, reasons = $3, grader = $4, revision = $5, method = $6, \
@@ -204,13 +235,26 @@ pub async fn apply_alert(
             .bind(alert.alert_id.clone())
             .execute(&mut *tx)
             .await?;
-            insert_revision(tx, &alert.alert_id, revision, grade, alert.score, &reasons, received.timestamp()).await?;
+            insert_revision(
+                tx,
+                &alert.alert_id,
+                revision,
+                grade,
+                alert.score,
+                &reasons,
+                received.timestamp(),
+            )
+            .await?;
             let detail = serde_json::json!({"revision": revision, "grade": grade});
             audit::append(tx, "queue", "task.revised", &alert.alert_id, &detail).await?;
             Applied::Revised
         }
     };
-    if let Some(old) = alert.supersedes.as_deref().filter(|old| *old != alert.alert_id) {
+    if let Some(old) = alert
+        .supersedes
+        .as_deref()
+        .filter(|old| *old != alert.alert_id)
+    {
         let reason = format!("由预警 {} 取代（新增原因或等级提高）", alert.alert_id);
         let closed = sqlx::query("UPDATE tasks SET status = 'superseded', closed_reason = $1 WHERE alert_id = $2 AND status = 'open'")
             .bind(reason)
@@ -218,7 +262,14 @@ pub async fn apply_alert(
             .execute(&mut *tx)
             .await?;
         if closed.rows_affected() > 0 {
-            audit::append(tx, "queue", "task.superseded", old, &serde_json::json!({"by": alert.alert_id})).await?;
+            audit::append(
+                tx,
+                "queue",
+                "task.superseded",
+                old,
+                &serde_json::json!({"by": alert.alert_id}),
+            )
+            .await?;
         }
     }
     Ok(applied)
@@ -248,14 +299,21 @@ async fn insert_revision(
 }
 
 /// Refuses, and logs, a person reaching outside their area.
-pub async fn authorize(store: &Store, account: &Account, household_code: &str, subject: &str) -> Result<()> {
+pub async fn authorize(
+    store: &Store,
+    account: &Account,
+    household_code: &str,
+    subject: &str,
+) -> Result<()> {
     if account.covers(household_code) {
         return Ok(());
     }
     tracing::warn!(user = %account.username, area = %account.area_code, %subject, "access outside the account's area refused");
     let detail = serde_json::json!({"area": account.area_code});
     audit::record(store, &account.username, "access.denied", subject, &detail).await?;
-    Err(CasesError::Forbidden(format!("{subject} is not in your area")))
+    Err(CasesError::Forbidden(format!(
+        "{subject} is not in your area"
+    )))
 }
 
 /// The account's tasks: open ones (or all with `all`), door visits first, then by score and
@@ -266,7 +324,10 @@ pub async fn list(store: &Store, account: &Account, all: bool) -> Result<Vec<Tas
         "SELECT {TASK_COLUMNS} FROM tasks WHERE household_code LIKE $1 {status} \
          ORDER BY CASE method WHEN 'door_visit' THEN 0 ELSE 1 END, score DESC, due_date, alert_id LIMIT 500"
     );
-    let rows = sqlx::query(&sql).bind(format!("{}%", account.area_code)).fetch_all(store.pool()).await?;
+    let rows = sqlx::query(&sql)
+        .bind(format!("{}%", account.area_code))
+        .fetch_all(store.pool())
+        .await?;
     let today = now_china().date_naive();
     rows.iter().map(|r| task_of(r, today)).collect()
 }
@@ -292,14 +353,23 @@ pub struct TaskDetail {
 
 async fn fetch(store: &Store, alert_id: &str) -> Result<Task> {
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE alert_id = $1");
-    let row = sqlx::query(&sql).bind(alert_id.to_owned()).fetch_optional(store.pool()).await?;
+    let row = sqlx::query(&sql)
+        .bind(alert_id.to_owned())
+        .fetch_optional(store.pool())
+        .await?;
     let row = row.ok_or_else(|| CasesError::NotFound(format!("task {alert_id}")))?;
     task_of(&row, now_china().date_naive())
 }
 
 pub async fn detail(store: &Store, account: &Account, alert_id: &str) -> Result<TaskDetail> {
     let task = fetch(store, alert_id).await?;
-    authorize(store, account, &task.household_code, &format!("task {alert_id}")).await?;
+    authorize(
+        store,
+        account,
+        &task.household_code,
+        &format!("task {alert_id}"),
+    )
+    .await?;
     let rows = sqlx::query("SELECT revision, grade, score, reasons FROM task_revisions WHERE alert_id = $1 ORDER BY revision")
         .bind(alert_id.to_owned())
         .fetch_all(store.pool())
@@ -311,7 +381,8 @@ pub async fn detail(store: &Store, account: &Account, alert_id: &str) -> Result<
             revision: r.try_get("revision")?,
             grade: r.try_get("grade")?,
             score: r.try_get("score")?,
-            reasons: serde_json::from_str(&reasons).map_err(|e| CasesError::Internal(e.to_string()))?,
+            reasons: serde_json::from_str(&reasons)
+                .map_err(|e| CasesError::Internal(e.to_string()))?,
         });
     }
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE household_code = $1 AND alert_id <> $2 ORDER BY received_at DESC, alert_id");
@@ -321,9 +392,17 @@ pub async fn detail(store: &Store, account: &Account, alert_id: &str) -> Result<
         .fetch_all(store.pool())
         .await?;
     let today = now_china().date_naive();
-    let earlier = rows.iter().map(|r| task_of(r, today)).collect::<Result<Vec<_>>>()?;
+    let earlier = rows
+        .iter()
+        .map(|r| task_of(r, today))
+        .collect::<Result<Vec<_>>>()?;
     let cases = cases::of_household(store, &task.household_code).await?;
-    Ok(TaskDetail { task, revisions, earlier, cases })
+    Ok(TaskDetail {
+        task,
+        revisions,
+        earlier,
+        cases,
+    })
 }
 
 /// What a cadre found.
@@ -361,7 +440,11 @@ pub struct Recorded {
 
 /// The queue topic of a task's method.
 pub fn queue_of_method(method: &str) -> &'static str {
-    if method == "door_visit" { output::DOOR_VISIT } else { output::PHONE }
+    if method == "door_visit" {
+        output::DOOR_VISIT
+    } else {
+        output::PHONE
+    }
 }
 
 /// Records an outcome, queues its message, and opens a case for a confirmed risk.
@@ -373,19 +456,33 @@ pub async fn record_outcome(
     config: &CasesConfig,
 ) -> Result<Recorded> {
     let task = fetch(store, alert_id).await?;
-    authorize(store, account, &task.household_code, &format!("task {alert_id}")).await?;
+    authorize(
+        store,
+        account,
+        &task.household_code,
+        &format!("task {alert_id}"),
+    )
+    .await?;
     if !account.role.verifies() {
         return Err(CasesError::Forbidden("只有村、乡镇干部登记核实结果".into()));
     }
     if !OUTCOMES.iter().any(|(c, _)| *c == input.outcome) {
-        return Err(CasesError::Invalid(format!("核实结果 {:?} 无效：应为 confirmed_risk、no_risk 或 unreachable", input.outcome)));
+        return Err(CasesError::Invalid(format!(
+            "核实结果 {:?} 无效：应为 confirmed_risk、no_risk 或 unreachable",
+            input.outcome
+        )));
     }
-    if let Some(bad) = input.assistance.iter().find(|a| !MEASURES.iter().any(|(c, _)| c == a)) {
+    if let Some(bad) = input
+        .assistance
+        .iter()
+        .find(|a| !MEASURES.iter().any(|(c, _)| c == a))
+    {
         return Err(CasesError::Invalid(format!("帮扶措施 {bad:?} 无效")));
     }
     privacy::check_free_text("备注", &input.note)?;
-    let verified_at = now_china().to_rfc3339();
-    let assistance = serde_json::to_string(&input.assistance).map_err(|e| CasesError::Internal(e.to_string()))?;
+    let verified_at = now_text();
+    let assistance = serde_json::to_string(&input.assistance)
+        .map_err(|e| CasesError::Internal(e.to_string()))?;
     let mut tx = store.begin().await?;
     let updated = sqlx::query(
         "UPDATE tasks SET status = 'answered', outcome = $1, assistance = $2, note = $3, verifier = $4, \
@@ -401,7 +498,10 @@ pub async fn record_outcome(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(CasesError::Invalid(format!("任务 {alert_id} 已{}，不能再登记", status_label(&task.status))));
+        return Err(CasesError::Invalid(format!(
+            "任务 {alert_id} 已{}，不能再登记",
+            status_label(&task.status)
+        )));
     }
     let message = OutcomeMessage {
         alert_id,
@@ -412,10 +512,24 @@ pub async fn record_outcome(
         assistance: &input.assistance,
         verifier: &account.staff_number,
     };
-    let payload = serde_json::to_string(&message).map_err(|e| CasesError::Internal(e.to_string()))?;
-    outbox::enqueue(&mut tx, fangpin_connectors::Topic::Outcomes.name(), &task.household_code, &payload).await?;
+    let payload =
+        serde_json::to_string(&message).map_err(|e| CasesError::Internal(e.to_string()))?;
+    outbox::enqueue(
+        &mut tx,
+        fangpin_connectors::Topic::Outcomes.name(),
+        &task.household_code,
+        &payload,
+    )
+    .await?;
     let detail = serde_json::json!({"outcome": input.outcome, "assistance": input.assistance, "note": input.note});
-    audit::append(&mut tx, &account.username, "task.answered", alert_id, &detail).await?;
+    audit::append(
+        &mut tx,
+        &account.username,
+        "task.answered",
+        alert_id,
+        &detail,
+    )
+    .await?;
     let case = if input.outcome == "confirmed_risk" {
         let opening = cases::Opening {
             household_code: task.household_code.clone(),
@@ -429,7 +543,11 @@ pub async fn record_outcome(
         None
     };
     tx.commit().await?;
-    Ok(Recorded { case_id: case, queue: queue_of_method(&task.method), waited_seconds: now_unix() - task.received_at })
+    Ok(Recorded {
+        case_id: case,
+        queue: queue_of_method(&task.method),
+        waited_seconds: now_unix() - task.received_at,
+    })
 }
 
 /// A task status's name on the pages.

@@ -24,12 +24,18 @@ pub struct Credentials {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, jar: CookieJar, Json(c): Json<Credentials>) -> Api<Response> {
-    let Some(account) = accounts::authenticate(&state.store, &c.username, &c.password).await? else {
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Json(c): Json<Credentials>,
+) -> Api<Response> {
+    let Some(account) = accounts::authenticate(&state.store, &c.username, &c.password).await?
+    else {
         tracing::info!(username = %c.username, "login refused");
         return Err(ApiError(CasesError::Unauthenticated));
     };
-    let (token, csrf) = accounts::start_session(&state.store, &account, state.config.session_seconds).await?;
+    let (token, csrf) =
+        accounts::start_session(&state.store, &account, state.config.session_seconds).await?;
     let body = Json(json!({"account": account, "csrf_token": csrf}));
     Ok((jar.add(strict_cookie(SESSION_COOKIE, token)), body).into_response())
 }
@@ -39,14 +45,24 @@ pub async fn logout(State(state): State<AppState>, ApiViewer(v): ApiViewer) -> A
     Ok(Json(json!({"ok": true})))
 }
 
-pub async fn tasks(State(state): State<AppState>, ApiViewer(v): ApiViewer, Query(q): Query<ListQuery>) -> Api {
+pub async fn tasks(
+    State(state): State<AppState>,
+    ApiViewer(v): ApiViewer,
+    Query(q): Query<ListQuery>,
+) -> Api {
     let list = tasks::list(&state.store, &v.account, q.all.is_some()).await?;
     Ok(Json(json!({"tasks": list})))
 }
 
-pub async fn task(State(state): State<AppState>, ApiViewer(v): ApiViewer, Path(alert_id): Path<String>) -> Api {
+pub async fn task(
+    State(state): State<AppState>,
+    ApiViewer(v): ApiViewer,
+    Path(alert_id): Path<String>,
+) -> Api {
     let detail = tasks::detail(&state.store, &v.account, &alert_id).await?;
-    Ok(Json(serde_json::to_value(detail).map_err(|e| CasesError::Internal(e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(detail).map_err(|e| CasesError::Internal(e.to_string()))?,
+    ))
 }
 
 pub async fn outcome(
@@ -55,23 +71,36 @@ pub async fn outcome(
     Path(alert_id): Path<String>,
     Json(input): Json<OutcomeInput>,
 ) -> Api {
-    let recorded = tasks::record_outcome(&state.store, &v.account, &alert_id, &input, &state.config).await?;
+    let recorded =
+        tasks::record_outcome(&state.store, &v.account, &alert_id, &input, &state.config).await?;
     state.metrics.observe_outcome(&recorded, &input.outcome);
     Ok(Json(json!({"case_id": recorded.case_id})))
 }
 
 pub async fn cases(State(state): State<AppState>, ApiViewer(v): ApiViewer) -> Api {
-    Ok(Json(json!({"cases": case_ops::list(&state.store, &v.account).await?})))
+    Ok(Json(
+        json!({"cases": case_ops::list(&state.store, &v.account).await?}),
+    ))
 }
 
-pub async fn open_case(State(state): State<AppState>, ApiViewer(v): ApiViewer, Json(opening): Json<Opening>) -> Api {
+pub async fn open_case(
+    State(state): State<AppState>,
+    ApiViewer(v): ApiViewer,
+    Json(opening): Json<Opening>,
+) -> Api {
     let id = case_ops::open(&state.store, &v.account, &opening, &state.config).await?;
     Ok(Json(json!({"case_id": id})))
 }
 
-pub async fn case(State(state): State<AppState>, ApiViewer(v): ApiViewer, Path(case_id): Path<String>) -> Api {
+pub async fn case(
+    State(state): State<AppState>,
+    ApiViewer(v): ApiViewer,
+    Path(case_id): Path<String>,
+) -> Api {
     let detail = case_ops::detail(&state.store, &v.account, &case_id, &state.config).await?;
-    Ok(Json(serde_json::to_value(detail).map_err(|e| CasesError::Internal(e.to_string()))?))
+    Ok(Json(
+        serde_json::to_value(detail).map_err(|e| CasesError::Internal(e.to_string()))?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -88,7 +117,15 @@ pub async fn step(
     Json(r): Json<StepRequest>,
 ) -> Api {
     let action = parse_action(&r.action)?;
-    let next = case_ops::act(&state.store, &v.account, &case_id, action, &r.note, &state.config).await?;
+    let next = case_ops::act(
+        &state.store,
+        &v.account,
+        &case_id,
+        action,
+        &r.note,
+        &state.config,
+    )
+    .await?;
     Ok(Json(json!({"step": next.code()})))
 }
 

@@ -44,8 +44,12 @@ pub struct Wiring {
 
 /// Area names by code, read from the store once at start.
 async fn area_names(store: &Store) -> Result<HashMap<String, String>> {
-    let rows = sqlx::query("SELECT code, name FROM areas").fetch_all(store.pool()).await?;
-    rows.iter().map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).collect()
+    let rows = sqlx::query("SELECT code, name FROM areas")
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+        .collect()
 }
 
 /// The routes, on a state built from the store.
@@ -53,7 +57,12 @@ pub async fn router(store: Store, config: CasesConfig, metrics: CasesMetrics) ->
     config.validate()?;
     let names = area_names(&store).await?;
     let templates = Arc::new(pages::templates(names)?);
-    let state = AppState { store, config: Arc::new(config), metrics, templates };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        metrics,
+        templates,
+    };
     Ok(Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -86,7 +95,14 @@ pub async fn background(store: Store, config: CasesConfig, mut wiring: Wiring) {
     let mut tick = tokio::time::interval(Duration::from_millis(config.poll_ms));
     loop {
         tick.tick().await;
-        if let Err(e) = round(&store, &config, wiring.queues.as_deref(), wiring.outcomes.as_mut()).await {
+        if let Err(e) = round(
+            &store,
+            &config,
+            wiring.queues.as_deref(),
+            wiring.outcomes.as_mut(),
+        )
+        .await
+        {
             tracing::warn!(error = %e, "reading the queues or publishing outcomes failed; retrying");
         }
     }
@@ -102,7 +118,12 @@ pub async fn round(
     if let Some(dir) = queues {
         let n = ingest::read_queues(store, dir, config).await?;
         if n.created + n.revised + n.rejected > 0 {
-            tracing::info!(created = n.created, revised = n.revised, rejected = n.rejected, "queues read");
+            tracing::info!(
+                created = n.created,
+                revised = n.revised,
+                rejected = n.rejected,
+                "queues read"
+            );
         }
     }
     let sent = outbox::publish(store, sink).await?;
@@ -123,7 +144,9 @@ pub async fn serve(
     let metrics = CasesMetrics::new();
     let app = router(store.clone(), config.clone(), metrics).await?;
     let worker = tokio::spawn(background(store, config, wiring));
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     worker.abort();
     served.map_err(|e| CasesError::Config(format!("the web server stopped: {e}")))
 }

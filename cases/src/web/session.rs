@@ -45,14 +45,27 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A cookie only this site's pages send back.
 pub fn strict_cookie(name: &'static str, value: String) -> Cookie<'static> {
-    Cookie::build((name, value)).http_only(true).same_site(SameSite::Strict).path("/").build()
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
 }
 
 async fn viewer(parts: &Parts, state: &AppState) -> Result<Viewer, CasesError> {
     let jar = CookieJar::from_headers(&parts.headers);
-    let token = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).ok_or(CasesError::Unauthenticated)?;
-    let (account, csrf) = accounts::session(&state.store, &token).await?.ok_or(CasesError::Unauthenticated)?;
-    Ok(Viewer { account, csrf, token })
+    let token = jar
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+        .ok_or(CasesError::Unauthenticated)?;
+    let (account, csrf) = accounts::session(&state.store, &token)
+        .await?
+        .ok_or(CasesError::Unauthenticated)?;
+    Ok(Viewer {
+        account,
+        csrf,
+        token,
+    })
 }
 
 /// A viewer for pages: without a session, a redirect to the login page.
@@ -61,7 +74,10 @@ pub struct PageViewer(pub Viewer);
 impl FromRequestParts<AppState> for PageViewer {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match viewer(parts, state).await {
             Ok(v) => Ok(PageViewer(v)),
             Err(CasesError::Unauthenticated) => Err(Redirect::to("/login").into_response()),
@@ -76,10 +92,17 @@ pub struct ApiViewer(pub Viewer);
 impl FromRequestParts<AppState> for ApiViewer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let v = viewer(parts, state).await?;
         if parts.method != axum::http::Method::GET {
-            let given = parts.headers.get(CSRF_HEADER).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
             v.check_csrf(given)?;
         }
         Ok(ApiViewer(v))
@@ -93,7 +116,9 @@ fn status_of(e: &CasesError) -> StatusCode {
         CasesError::Forbidden(_) | CasesError::Csrf => StatusCode::FORBIDDEN,
         CasesError::Unauthenticated => StatusCode::UNAUTHORIZED,
         CasesError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
-        CasesError::Config(_) | CasesError::Io { .. } | CasesError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        CasesError::Config(_) | CasesError::Io { .. } | CasesError::Internal(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -139,8 +164,12 @@ impl PageError {
     pub fn new(state: &AppState, e: CasesError) -> PageError {
         let status = status_of(&e);
         let message = public_message(&e);
-        let body = super::pages::render(state, "error.html", minijinja::context! { message, status => status.as_u16() })
-            .unwrap_or_else(|_| message.clone());
+        let body = super::pages::render(
+            state,
+            "error.html",
+            minijinja::context! { message, status => status.as_u16() },
+        )
+        .unwrap_or_else(|_| message.clone());
         PageError { status, body }
     }
 }
