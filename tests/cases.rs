@@ -212,7 +212,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// An API session: the cookie and the CSRF token.
-struct Session {
+pub struct Session {
     cookie: String,
     csrf: String,
 }
@@ -226,7 +226,7 @@ fn cookie_of(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<Stri
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
 }
 
-fn login(base: &str, user: &str) -> Session {
+pub fn login(base: &str, user: &str) -> Session {
     let mut resp = agent().post(format!("{base}/api/login")).send_json(json!({"username": user, "password": PASSWORD})).unwrap();
     assert_eq!(resp.status().as_u16(), 200, "login as {user}");
     let cookie = cookie_of(&resp, "fangpin_session").expect("a session cookie");
@@ -234,12 +234,12 @@ fn login(base: &str, user: &str) -> Session {
     Session { cookie, csrf: body["csrf_token"].as_str().unwrap().to_owned() }
 }
 
-fn get(base: &str, s: &Session, path: &str) -> (u16, String) {
+pub fn get(base: &str, s: &Session, path: &str) -> (u16, String) {
     let mut resp = agent().get(format!("{base}{path}")).header("Cookie", &s.cookie).call().unwrap();
     (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
 }
 
-fn post(base: &str, s: &Session, path: &str, body: Value) -> (u16, Value) {
+pub fn post(base: &str, s: &Session, path: &str, body: Value) -> (u16, Value) {
     let mut resp = agent()
         .post(format!("{base}{path}"))
         .header("Cookie", &s.cookie)

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fangpin_cases::metrics::{names as cases_names, CasesMetrics};
 use fangpin_pipelines::metrics::names;
 use fangpin_pipelines::Metrics;
 use regex::Regex;
@@ -38,7 +39,7 @@ fn dashboards() -> Vec<(String, Value)> {
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(found.len() >= 3, "expected the overview, pipeline and model dashboards, found {}", found.len());
+    assert!(found.len() >= 4, "expected the overview, pipeline, model and cases dashboards, found {}", found.len());
     found
 }
 
@@ -82,14 +83,37 @@ fn substitute(expr: &str) -> String {
 /// Metric names an expression or rule file uses, histogram series mapped to their family.
 fn metric_names(text: &str) -> BTreeSet<String> {
     let name = Regex::new(r"fangpin_[a-z_]+").unwrap();
-    let known: BTreeSet<&str> = names::ALL.iter().copied().collect();
+    let known = known_metrics();
     name.find_iter(text)
         .map(|m| {
             let n = m.as_str();
-            let family = ["_bucket", "_count", "_sum"].iter().find_map(|s| n.strip_suffix(s)).filter(|f| known.contains(f));
+            let family = ["_bucket", "_count", "_sum"].iter().find_map(|s| n.strip_suffix(s)).filter(|f| known.contains(*f));
             family.unwrap_or(n).to_owned()
         })
         .collect()
+}
+
+/// Every metric fangpin serves: the pipeline's and the cadres' service's.
+fn known_metrics() -> BTreeSet<String> {
+    names::ALL.iter().chain(cases_names::ALL.iter()).map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_cadres_service_names_its_metrics_in_one_place_with_public_labels() {
+    let metrics = CasesMetrics::new();
+    let registered: BTreeSet<String> = metrics.descriptors().iter().map(|d| d.fq_name.clone()).collect();
+    assert_eq!(registered, cases_names::ALL.iter().map(|s| s.to_string()).collect(), "cases metrics::names::ALL and the registry differ");
+    let allowed: BTreeSet<&str> = cases_names::LABELS.iter().copied().collect();
+    for d in metrics.descriptors() {
+        assert!(!d.help.is_empty(), "{} has no help text", d.fq_name);
+        assert!(d.fq_name.starts_with("fangpin_cases_"), "{}", d.fq_name);
+        for label in &d.variable_labels {
+            assert!(allowed.contains(label.as_str()), "{} has label {label}, not in cases metrics::names::LABELS", d.fq_name);
+        }
+    }
+    for forbidden in ["household", "household_code", "id_card", "person", "village", "username", "alert_id"] {
+        assert!(!allowed.contains(forbidden), "{forbidden} must never be a label");
+    }
 }
 
 #[test]
@@ -118,7 +142,7 @@ fn every_metric_is_named_in_one_place_and_labels_are_public_codes() {
 
 #[test]
 fn dashboards_use_registered_metrics_and_the_datasource_variable() {
-    let known: BTreeSet<String> = names::ALL.iter().map(|s| s.to_string()).collect();
+    let known = known_metrics();
     let datasource = serde_json::json!({"type": "prometheus", "uid": "${datasource}"});
     let mut titles = Vec::new();
     for (file, d) in dashboards() {
@@ -297,11 +321,13 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
 
     // Prometheus first, so that it scrapes the replay while it runs (rates need two samples).
     let fangpin_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cases_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let prometheus_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let rules: PathBuf = repo().join("dashboards/alerts.rules.yml");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
-         scrape_configs:\n  - job_name: fangpin\n    static_configs:\n      - targets: ['{fangpin_addr}']\n",
+         scrape_configs:\n  - job_name: fangpin\n    static_configs:\n      - targets: ['{fangpin_addr}']\n  \
+         - job_name: fangpin-cases\n    static_configs:\n      - targets: ['{cases_addr}']\n",
         rules.display()
     );
     std::fs::write(tmp.path().join("prometheus.yml"), config).unwrap();
@@ -330,6 +356,43 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
         query(prometheus_addr, "sum(fangpin_consumer_lag_bytes) == 0").is_ok_and(|d| has_finite_value(&d))
     });
     let replayed = started.elapsed();
+
+    // The cadres' service on the replay's queues; once Prometheus has scraped it, a cadre
+    // answers a task, so that the outcome and time-to-verification panels have a change to show.
+    let db = format!("sqlite://{}", tmp.path().join("cases.db").display());
+    let accounts = tmp.path().join("accounts.toml");
+    let door_visits = std::fs::read_to_string(out.join("verify.door_visit.ndjson")).unwrap();
+    let first: Value = serde_json::from_str(door_visits.lines().next().expect("the replay raised door visits")).unwrap();
+    let township = first["township_code"].as_str().unwrap();
+    std::fs::write(
+        &accounts,
+        format!("[[account]]\nusername = \"t\"\nname = \"t\"\nrole = \"township\"\narea = \"{township}\"\nstaff_number = \"T1\"\npassword = \"{}\"\n", crate::cases::PASSWORD),
+    )
+    .unwrap();
+    let fangpin = env!("CARGO_BIN_EXE_fangpin");
+    run_ok({
+        let mut c = Command::new(fangpin);
+        c.args(["cases", "accounts", "--db", &db, "--file"]).arg(&accounts);
+        c
+    });
+    let mut command = Command::new(fangpin);
+    command.args(["cases", "serve", "--db", &db, "--addr", &cases_addr.to_string(), "--queues"]).arg(&out);
+    command.arg("--outcomes").arg(tmp.path().join("outcomes"));
+    processes.0.push(spawn("fangpin-cases", command, &logs));
+    wait_for("the cadres' service in Prometheus", Duration::from_secs(60), &mut processes, &logs, || {
+        query(prometheus_addr, "sum(fangpin_cases_open_tasks)").is_ok_and(|d| has_finite_value(&d))
+    });
+    let session = crate::cases::login(&format!("http://{cases_addr}"), "t");
+    let (_, open) = crate::cases::get(&format!("http://{cases_addr}"), &session, "/api/tasks");
+    let open: Value = serde_json::from_str(&open).unwrap();
+    let alert_id = open["tasks"][0]["alert_id"].as_str().expect("an open task in the township");
+    let (status, body) = crate::cases::post(
+        &format!("http://{cases_addr}"),
+        &session,
+        &format!("/api/tasks/{alert_id}/outcome"),
+        serde_json::json!({"outcome": "confirmed_risk", "assistance": ["temporary_assistance"]}),
+    );
+    assert_eq!(status, 200, "{body}");
 
     // Every panel query of every dashboard parses and returns a number. Rates and quantiles
     // need samples on both sides of a change: retry each for a few seconds before judging.
@@ -376,16 +439,16 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
         groups.iter().flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default()).all(|r| r["health"] == "ok")
     });
 
-    assert_no_personal_data_in_labels(prometheus_addr, fangpin_addr);
+    assert_no_personal_data_in_labels(prometheus_addr, &[fangpin_addr, cases_addr]);
     eprintln!("replay scraped in {:.1} s, whole test {:.1} s", replayed.as_secs_f64(), started.elapsed().as_secs_f64());
 }
 
 /// Every label of every fangpin series, in Prometheus and in the raw scrape, is an allowed
 /// label with a value that is neither a household code nor an ID number.
-fn assert_no_personal_data_in_labels(prometheus: SocketAddr, fangpin: SocketAddr) {
+fn assert_no_personal_data_in_labels(prometheus: SocketAddr, scraped: &[SocketAddr]) {
     let household = Regex::new(r"[0-9]{12}-[0-9]{4}").unwrap();
     let id_number = Regex::new(r"[0-9]{15}").unwrap();
-    let mut allowed: BTreeSet<&str> = names::LABELS.iter().copied().collect();
+    let mut allowed: BTreeSet<&str> = names::LABELS.iter().chain(cases_names::LABELS.iter()).copied().collect();
     allowed.extend(["__name__", "instance", "job", "le"]);
     let matcher = encode(r#"{__name__=~"fangpin_.+"}"#);
     let (_, body) = http_get(prometheus, &format!("/api/v1/series?match[]={matcher}")).unwrap();
@@ -405,10 +468,12 @@ fn assert_no_personal_data_in_labels(prometheus: SocketAddr, fangpin: SocketAddr
         }
     }
     // In the raw scrape, only the label sets: a sample value may have 15 digits after its point.
-    let (status, scrape) = http_get(fangpin, "/metrics").unwrap();
-    assert_eq!(status, 200);
-    for labels in Regex::new(r"\{[^}]*\}").unwrap().find_iter(&scrape) {
-        let labels = labels.as_str();
-        assert!(!household.is_match(labels) && !id_number.is_match(labels), "personal data in /metrics: {labels}");
+    for target in scraped {
+        let (status, scrape) = http_get(*target, "/metrics").unwrap();
+        assert_eq!(status, 200);
+        for labels in Regex::new(r"\{[^}]*\}").unwrap().find_iter(&scrape) {
+            let labels = labels.as_str();
+            assert!(!household.is_match(labels) && !id_number.is_match(labels), "personal data in {target}/metrics: {labels}");
+        }
     }
 }

@@ -13,7 +13,8 @@ use sqlx::Row;
 
 use crate::procedure::Step;
 use crate::store::{now_china, now_unix, Store};
-use crate::tasks::queue_of_method;
+use crate::tasks::{queue_of_method, OUTCOMES};
+use fangpin_connectors::topic::output;
 use crate::{CasesError, Result};
 
 /// Every metric name of the cadres' service, defined here only.
@@ -119,6 +120,14 @@ impl CasesMetrics {
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
         );
+        // Every queue's series exist from the start, at zero, so that the first outcome is a
+        // change Prometheus can see (a rate needs a sample before it).
+        for queue in [output::DOOR_VISIT, output::PHONE] {
+            time_to_verification.with_label_values(&[queue]);
+            for (outcome, _) in OUTCOMES {
+                outcomes.with_label_values(&[queue, outcome]);
+            }
+        }
         CasesMetrics {
             registry,
             open,
@@ -130,13 +139,12 @@ impl CasesMetrics {
         }
     }
 
-    /// Names of the registered families (for the tests that hold dashboards to them).
-    pub fn family_names(&self) -> Vec<String> {
-        self.registry
-            .gather()
-            .iter()
-            .map(|f| f.name().to_owned())
-            .collect()
+    /// The descriptors of every family (for the tests that hold dashboards to them).
+    pub fn descriptors(&self) -> Vec<prometheus::core::Desc> {
+        use prometheus::core::Collector;
+        let collectors: [&dyn Collector; 6] =
+            [&self.open, &self.overdue, &self.oldest, &self.in_step, &self.time_to_verification, &self.outcomes];
+        collectors.iter().flat_map(|c| c.desc().into_iter().cloned()).collect()
     }
 
     /// Reads the gauges from the store.
