@@ -305,6 +305,17 @@ fn suite(url: &str) {
     assert_eq!(denied - denied_before, 3, "each refused access is in the audit log");
     assert_eq!(get(&base, &a, "/tasks/aaaa0002-00000000-00000002").0, 200);
 
+    // A session ends when it expires, and at logout.
+    let account = svc.runtime.block_on(fangpin_cases::accounts::authenticate(&svc.store, "cadre-a", PASSWORD)).unwrap().unwrap();
+    let (expired, _) = svc.runtime.block_on(fangpin_cases::accounts::start_session(&svc.store, &account, 0)).unwrap();
+    let stale = Session { cookie: format!("fangpin_session={expired}"), csrf: String::new() };
+    assert_eq!(get(&base, &stale, "/api/tasks").0, 401, "an expired session still works");
+    assert_eq!(get(&base, &stale, "/tasks").0, 303, "a page without a session sends to the login");
+    let short = login(&base, "cadre-a");
+    assert_eq!(post(&base, &short, "/api/logout", json!({})).0, 200);
+    assert_eq!(get(&base, &short, "/api/tasks").0, 401, "a session outlives its logout");
+    assert!(svc.runtime.block_on(fangpin_cases::accounts::authenticate(&svc.store, "cadre-a", "wrong password")).unwrap().is_none());
+
     // A write without the session's CSRF token is refused; so is a note with an ID number.
     let mut forged = agent()
         .post(format!("{base}/api/tasks/aaaa0002-00000000-00000002/outcome"))
