@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use fangpin_cases::web::{self, Wiring};
+use fangpin_cases::web::{self, Queues, Wiring};
 use fangpin_cases::{accounts, areas, audit, outbox::AppendDir, CasesConfig, Store};
 
 #[derive(Subcommand)]
 pub enum CasesCommand {
     /// Serve the cadres' pages and API, reading the queues and publishing outcomes.
     Serve(ServeArgs),
-    /// Read the queues into tasks and publish pending outcomes once, then exit.
-    Ingest(WiringArgs),
     /// Create or update accounts from a TOML file of `[[account]]` tables.
     Accounts {
         #[command(flatten)]
@@ -59,11 +57,43 @@ pub struct WiringArgs {
     #[command(flatten)]
     db: DbArgs,
     /// Directory of the pipeline's queues (`verify.door_visit.ndjson`, `verify.phone.ndjson`).
-    #[arg(long)]
-    queues: PathBuf,
+    #[arg(long, requires = "outcomes", conflicts_with = "brokers")]
+    queues: Option<PathBuf>,
     /// Directory where `verify.outcomes.ndjson` is appended.
+    #[arg(long, requires = "queues")]
+    outcomes: Option<PathBuf>,
+    /// Kafka brokers (HOST:PORT[,...]): read the queue topics and produce outcomes there, with
+    /// the `[kafka]` section of --config for names and options.
     #[arg(long)]
-    outcomes: PathBuf,
+    brokers: Option<String>,
+}
+
+impl WiringArgs {
+    /// The queues and the outcome sink these options name.
+    fn wiring(&self, settings: &crate::config::Settings) -> Result<Wiring> {
+        match (&self.queues, &self.outcomes, &self.brokers) {
+            (Some(q), Some(o), None) => {
+                Ok(Wiring { queues: Queues::Dir(q.clone()), outcomes: Box::new(AppendDir::new(o)?) })
+            }
+            (None, None, Some(brokers)) => kafka_wiring(settings, brokers),
+            _ => bail!("give --queues DIR and --outcomes DIR (files), or --brokers HOST:PORT (Kafka)"),
+        }
+    }
+}
+
+#[cfg(feature = "kafka")]
+fn kafka_wiring(settings: &crate::config::Settings, brokers: &str) -> Result<Wiring> {
+    use fangpin_cases::kafka_queues::{KafkaOutcomes, KafkaQueues};
+    let kafka = crate::config::kafka_settings(settings, Some(brokers))?;
+    Ok(Wiring {
+        queues: Queues::Kafka(KafkaQueues::new(&kafka, &settings.cases.kafka_group)?),
+        outcomes: Box::new(KafkaOutcomes::new(&kafka)?),
+    })
+}
+
+#[cfg(not(feature = "kafka"))]
+fn kafka_wiring(_: &crate::config::Settings, _: &str) -> Result<Wiring> {
+    bail!("--brokers needs a fangpin built with Kafka support (cargo build --features kafka)")
 }
 
 #[derive(Args)]
@@ -75,31 +105,20 @@ pub struct ServeArgs {
     addr: SocketAddr,
 }
 
-fn config(db: &DbArgs) -> Result<CasesConfig> {
+fn settings(db: &DbArgs) -> Result<crate::config::Settings> {
     let overrides = crate::config::Overrides { batch_size: None, indicators: None, models: None, rules_only: false, features_out: None };
     let settings = crate::config::Settings::load(db.config.as_deref(), &overrides)?;
     settings.cases.validate()?;
-    Ok(settings.cases)
+    Ok(settings)
 }
 
 pub async fn run(command: CasesCommand) -> Result<()> {
     match command {
         CasesCommand::Serve(args) => {
-            let config = config(&args.wiring.db)?;
+            let settings = settings(&args.wiring.db)?;
+            let wiring = args.wiring.wiring(&settings)?;
             let store = Store::open(&args.wiring.db.db).await?;
-            serve(store, config, &args.wiring.queues, &args.wiring.outcomes, args.addr).await
-        }
-        CasesCommand::Ingest(args) => {
-            let config = config(&args.db)?;
-            let store = Store::open(&args.db.db).await?;
-            let read = fangpin_cases::ingest::read_queues(&store, &args.queues, &config).await?;
-            let mut sink = AppendDir::new(&args.outcomes)?;
-            let sent = fangpin_cases::outbox::publish(&store, &mut sink).await?;
-            println!(
-                "tasks: {} new, {} revised, {} unchanged, {} lines refused; {sent} outcomes published",
-                read.created, read.revised, read.unchanged, read.rejected
-            );
-            Ok(())
+            serve(store, settings.cases, wiring, args.addr).await
         }
         CasesCommand::Accounts { db, file } => {
             let store = Store::open(&db.db).await?;
@@ -128,8 +147,7 @@ pub async fn run(command: CasesCommand) -> Result<()> {
     }
 }
 
-async fn serve(store: Store, config: CasesConfig, queues: &Path, outcomes: &Path, addr: SocketAddr) -> Result<()> {
-    let wiring = Wiring { queues: Some(queues.to_path_buf()), outcomes: Box::new(AppendDir::new(outcomes)?) };
+async fn serve(store: Store, config: CasesConfig, wiring: Wiring, addr: SocketAddr) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     eprintln!("cadres' service on http://{addr}/ (metrics at /metrics); Ctrl-C stops it");
     let shutdown = async {
@@ -169,7 +187,8 @@ async fn demo(out: &Path, addr: SocketAddr) -> Result<()> {
     accounts::import(&store, &accounts_file).await?;
     println!("accounts (password fangpin-demo-2026): township ({township}), village ({village}), county ({county}), other-township ({other})");
     println!("open http://{addr}/login");
-    serve(store, config, &queues, &out.join("outcomes"), addr).await
+    let wiring = Wiring { queues: Queues::Dir(queues), outcomes: Box::new(AppendDir::new(&out.join("outcomes"))?) };
+    serve(store, config, wiring, addr).await
 }
 
 fn areas_name(county: &str) -> &'static str {

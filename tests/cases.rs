@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fangpin_cases::web::{self, Wiring};
+use fangpin_cases::web::{self, Queues, Wiring};
 use fangpin_cases::{audit, ingest, outbox::AppendDir, CasesConfig, Store};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, Event, Pseudonymiser, Topic};
@@ -186,7 +186,7 @@ impl Service {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The test reads the queues itself (`ingest`), so that it knows what each read did; the
         // background loop publishes the outcomes.
-        let wiring = Wiring { queues: None, outcomes: Box::new(AppendDir::new(&outcomes).unwrap()) };
+        let wiring = Wiring { queues: Queues::None, outcomes: Box::new(AppendDir::new(&outcomes).unwrap()) };
         let served = store.clone();
         runtime.spawn(async move {
             let shutdown = async move {

@@ -401,3 +401,105 @@ fn final_ledgers(broker: &Broker, topic: &str) -> BTreeMap<String, Value> {
     }
     last
 }
+
+/// The cadres' service on Kafka: it reads the queue topics (published by kafka-python, as the
+/// pipeline would), keeps one task per alert id when the queue is replayed, and an outcome
+/// recorded through the API appears on `verify.outcomes` for kafka-python to read.
+#[test]
+fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
+    use crate::cases::{alert, get, login, post, write_accounts, write_queues};
+    use fangpin_models::Grade;
+
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let queues = dir.path().join("queues");
+    let alerts = [
+        alert("aaaa0001-00000000-00000001", "420922101201-0001", Grade::High, &["health_two_months"], None),
+        alert("aaaa0002-00000000-00000002", "420922101201-0002", Grade::Medium, &["income_loss"], None),
+        alert("bbbb0001-00000000-00000001", "420922102201-0001", Grade::High, &["below_line"], None),
+    ];
+    write_queues(&queues, &alerts);
+    assert_eq!(client(&["publish-queues", &broker.address(), &queues.display().to_string()]).trim(), "3");
+
+    let db = format!("sqlite://{}", dir.path().join("cases.db").display());
+    let accounts = dir.path().join("accounts.toml");
+    write_accounts(&accounts);
+    let status = fangpin().args(["cases", "accounts", "--db", &db, "--file"]).arg(&accounts).status().unwrap();
+    assert!(status.success());
+    let config = dir.path().join("fangpin.toml");
+    std::fs::write(&config, "[cases]\npoll_ms = 200\nkafka_group = \"cases-test\"\n\n[kafka]\npartitions = 1\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let site = format!("http://127.0.0.1:{port}");
+    let serve = |log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).unwrap();
+        fangpin()
+            .args(["cases", "serve", "--db", &db, "--addr", &format!("127.0.0.1:{port}"), "--brokers", &broker.address(), "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut service = serve("cases-1.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "fangpin cases serve did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let a = login(&site, "cadre-a");
+    let tasks = |all: bool| -> Vec<String> {
+        let (_, body) = get(&site, &a, if all { "/api/tasks?all=1" } else { "/api/tasks" });
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["tasks"].as_array().unwrap().iter().map(|t| t["alert_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tasks(false).len() < 2 {
+        let log = std::fs::read_to_string(dir.path().join("cases-1.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "the queue topics never became tasks:\n{log}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(tasks(false), ["aaaa0001-00000000-00000001", "aaaa0002-00000000-00000002"]);
+
+    let (status, body) = post(&site, &a, "/api/tasks/aaaa0001-00000000-00000001/outcome", serde_json::json!({"outcome": "no_risk", "note": "已入户核实"}));
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome = loop {
+        let found = consume(&broker, "verify.outcomes");
+        if let Some(m) = found.into_iter().next() {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "no outcome on verify.outcomes");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(outcome["key"], "420922101201-0001");
+    assert_eq!(outcome["value"]["alert_id"], "aaaa0001-00000000-00000001");
+    assert_eq!(outcome["value"]["outcome"], "no_risk");
+    assert_eq!(outcome["value"]["method"], "door_visit");
+
+    // A restarted service resumes from its committed offsets, and a replayed queue changes
+    // nothing: still one task per alert id.
+    let _ = service.kill();
+    let _ = service.wait();
+    assert_eq!(client(&["publish-queues", &broker.address(), &queues.display().to_string()]).trim(), "3");
+    // After the replay, a revision of aaaa0002 (now high, a door visit, keyed like the replayed
+    // door visit so it comes after it): once it shows, the replay has been read too.
+    let revised = dir.path().join("revised");
+    write_queues(&revised, &[alert("aaaa0002-00000000-00000002", "420922101201-0002", Grade::High, &["income_loss", "below_line"], None)]);
+    assert_eq!(client(&["publish-queues", &broker.address(), &revised.display().to_string()]).trim(), "1");
+    let mut service = serve("cases-2.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = get(&site, &a, "/api/tasks/aaaa0002-00000000-00000002");
+        let task: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if task["task"]["revision"] == 2 {
+            assert_eq!(task["task"]["method"], "door_visit");
+            break;
+        }
+        let log = std::fs::read_to_string(dir.path().join("cases-2.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "the revision never arrived:\n{log}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(tasks(true).len(), 2, "a replayed queue made tasks twice");
+    let _ = service.kill();
+    let _ = service.wait();
+}

@@ -5,6 +5,9 @@ protocol that shares no code with librdkafka (which fangpin uses).
         Publishes the contract files DIR/<topic>.ndjson, lines [F, T) of each as fractions of
         its line count, keyed as the contracts say (kafka-python's default partitioner is the
         Java clients' murmur2). --malformed first sends one broken record to every topic.
+    kafka_client.py publish-queues BROKERS DIR
+        Publishes DIR/verify.door_visit.ndjson and DIR/verify.phone.ndjson keyed by township, as
+        fangpin's pipeline does (the cadres' service reads them).
     kafka_client.py consume BROKERS TOPIC
         Prints every message of TOPIC as a JSON line: key, value, headers, partition, offset.
     kafka_client.py lag BROKERS GROUP
@@ -65,6 +68,19 @@ def publish(brokers, directory, start, end, malformed):
     print(sent)
 
 
+def publish_queues(brokers, directory):
+    producer = KafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=20)
+    sent = 0
+    for topic in ["verify.door_visit", "verify.phone"]:
+        path = Path(directory) / f"{topic}.ndjson"
+        for line in [l for l in path.read_bytes().split(b"\n") if l.strip()]:
+            producer.send(topic, key=json.loads(line)["township_code"].encode(), value=line)
+            sent += 1
+    producer.flush()
+    producer.close()
+    print(sent)
+
+
 def consume(brokers, topic):
     consumer = KafkaConsumer(
         topic, bootstrap_servers=brokers, auto_offset_reset="earliest", enable_auto_commit=False,
@@ -109,6 +125,8 @@ def main(argv):
         start = float(args[args.index("--from") + 1]) if "--from" in args else 0.0
         end = float(args[args.index("--to") + 1]) if "--to" in args else 1.0
         publish(brokers, argv[3], start, end, "--malformed" in args)
+    elif command == "publish-queues":
+        publish_queues(brokers, argv[3])
     elif command == "consume":
         consume(brokers, argv[3])
     elif command == "lag":

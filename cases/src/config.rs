@@ -25,6 +25,9 @@ pub struct CasesConfig {
     pub session_seconds: u64,
     /// Milliseconds between reads of the queues and publications of outcomes.
     pub poll_ms: u64,
+    /// Kafka consumer group reading the queues (with `--brokers`); instances sharing a
+    /// PostgreSQL store share the group.
+    pub kafka_group: String,
 }
 
 impl Default for CasesConfig {
@@ -39,6 +42,7 @@ impl Default for CasesConfig {
             removal_review_days: 10,
             session_seconds: 8 * 3600,
             poll_ms: 2000,
+            kafka_group: "fangpin-cases".into(),
         }
     }
 }

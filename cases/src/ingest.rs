@@ -96,7 +96,7 @@ async fn read_file(
                 },
                 Err(e) => {
                     // The error names a position in the line, never its contents.
-                    tracing::warn!(file = %path.display(), error = %e.classify_name(), "a queue line is not an alert; skipped");
+                    tracing::warn!(file = %path.display(), error = %json_error(&e), "a queue line is not an alert; skipped");
                     total.rejected += 1;
                 }
             }
@@ -133,13 +133,7 @@ fn tail_hash(file: &mut std::fs::File, path: &Path, position: u64) -> Result<Str
     Ok(hex::encode(Sha256::digest(&tail)))
 }
 
-/// Names a serde_json error's kind and position without quoting the input.
-trait Classify {
-    fn classify_name(&self) -> String;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> String {
-        format!("{:?} error at column {}", self.classify(), self.column())
-    }
+/// A serde_json error's kind and position, without quoting the input (which may hold anything).
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    format!("{:?} error at column {}", e.classify(), e.column())
 }

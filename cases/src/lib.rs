@@ -14,6 +14,7 @@
 //! - [`cases`]: identification cases and their steps.
 //! - [`audit`]: the hash-chained audit log and its verification.
 //! - [`ingest`]: reads the door-visit and phone queues into tasks.
+//! - `kafka_queues` (feature `kafka`): the queues and outcomes on Kafka.
 //! - [`outbox`]: publishes recorded outcomes on `verify.outcomes`, at least once.
 //! - [`privacy`]: keeps ID numbers out of free text.
 //! - [`metrics`]: the monitoring centre's view of the verification work.
@@ -27,6 +28,8 @@ pub mod cases;
 pub mod config;
 pub mod error;
 pub mod ingest;
+#[cfg(feature = "kafka")]
+pub mod kafka_queues;
 pub mod metrics;
 pub mod outbox;
 pub mod privacy;

@@ -34,10 +34,20 @@ pub struct AppState {
     templates: Arc<minijinja::Environment<'static>>,
 }
 
+/// Where the service reads alerts.
+pub enum Queues {
+    /// Nowhere (tasks come from elsewhere, e.g. `fangpin cases ingest`).
+    None,
+    /// A directory holding `verify.door_visit.ndjson` and `verify.phone.ndjson`.
+    Dir(PathBuf),
+    /// The queue topics of a Kafka cluster.
+    #[cfg(feature = "kafka")]
+    Kafka(crate::kafka_queues::KafkaQueues),
+}
+
 /// Where the service reads alerts and writes outcomes.
 pub struct Wiring {
-    /// Directory holding `verify.door_visit.ndjson` and `verify.phone.ndjson`, if any.
-    pub queues: Option<PathBuf>,
+    pub queues: Queues,
     /// Where `verify.outcomes` messages go.
     pub outcomes: Box<dyn Sink + Send>,
 }
@@ -95,36 +105,27 @@ pub async fn background(store: Store, config: CasesConfig, mut wiring: Wiring) {
     let mut tick = tokio::time::interval(Duration::from_millis(config.poll_ms));
     loop {
         tick.tick().await;
-        if let Err(e) = round(
-            &store,
-            &config,
-            wiring.queues.as_deref(),
-            wiring.outcomes.as_mut(),
-        )
-        .await
-        {
+        if let Err(e) = round(&store, &config, &mut wiring.queues, wiring.outcomes.as_mut()).await {
             tracing::warn!(error = %e, "reading the queues or publishing outcomes failed; retrying");
         }
     }
 }
 
-/// One round of the background work; also what `fangpin cases ingest` runs once.
+/// One round of the background work: new alerts in, pending outcomes out.
 pub async fn round(
     store: &Store,
     config: &CasesConfig,
-    queues: Option<&std::path::Path>,
+    queues: &mut Queues,
     sink: &mut (dyn Sink + Send),
 ) -> Result<()> {
-    if let Some(dir) = queues {
-        let n = ingest::read_queues(store, dir, config).await?;
-        if n.created + n.revised + n.rejected > 0 {
-            tracing::info!(
-                created = n.created,
-                revised = n.revised,
-                rejected = n.rejected,
-                "queues read"
-            );
-        }
+    let n = match queues {
+        Queues::None => ingest::Ingested::default(),
+        Queues::Dir(dir) => ingest::read_queues(store, dir, config).await?,
+        #[cfg(feature = "kafka")]
+        Queues::Kafka(consumer) => consumer.read(store, config).await?,
+    };
+    if n.created + n.revised + n.rejected > 0 {
+        tracing::info!(created = n.created, revised = n.revised, rejected = n.rejected, "queues read");
     }
     let sent = outbox::publish(store, sink).await?;
     if sent > 0 {
