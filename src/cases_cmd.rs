@@ -70,29 +70,29 @@ pub struct WiringArgs {
 
 impl WiringArgs {
     /// The queues and the outcome sink these options name.
-    fn wiring(&self, settings: &crate::config::Settings) -> Result<Wiring> {
+    async fn wiring(&self, settings: &crate::config::Settings) -> Result<Wiring> {
         match (&self.queues, &self.outcomes, &self.brokers) {
             (Some(q), Some(o), None) => {
                 Ok(Wiring { queues: Queues::Dir(q.clone()), outcomes: Box::new(AppendDir::new(o)?) })
             }
-            (None, None, Some(brokers)) => kafka_wiring(settings, brokers),
+            (None, None, Some(brokers)) => kafka_wiring(settings, brokers).await,
             _ => bail!("give --queues DIR and --outcomes DIR (files), or --brokers HOST:PORT (Kafka)"),
         }
     }
 }
 
 #[cfg(feature = "kafka")]
-fn kafka_wiring(settings: &crate::config::Settings, brokers: &str) -> Result<Wiring> {
+async fn kafka_wiring(settings: &crate::config::Settings, brokers: &str) -> Result<Wiring> {
     use fangpin_cases::kafka_queues::{KafkaOutcomes, KafkaQueues};
     let kafka = crate::config::kafka_settings(settings, Some(brokers))?;
     Ok(Wiring {
-        queues: Queues::Kafka(KafkaQueues::new(&kafka, &settings.cases.kafka_group)?),
+        queues: Queues::Kafka(KafkaQueues::new(&kafka, &settings.cases.kafka_group).await?),
         outcomes: Box::new(KafkaOutcomes::new(&kafka)?),
     })
 }
 
 #[cfg(not(feature = "kafka"))]
-fn kafka_wiring(_: &crate::config::Settings, _: &str) -> Result<Wiring> {
+async fn kafka_wiring(_: &crate::config::Settings, _: &str) -> Result<Wiring> {
     bail!("--brokers needs a fangpin built with Kafka support (cargo build --features kafka)")
 }
 
@@ -116,7 +116,7 @@ pub async fn run(command: CasesCommand) -> Result<()> {
     match command {
         CasesCommand::Serve(args) => {
             let settings = settings(&args.wiring.db)?;
-            let wiring = args.wiring.wiring(&settings)?;
+            let wiring = args.wiring.wiring(&settings).await?;
             let store = Store::open(&args.wiring.db.db).await?;
             serve(store, settings.cases, wiring, args.addr).await
         }

@@ -283,6 +283,15 @@ fn suite(url: &str) {
     assert_eq!(svc.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks"), 4);
     assert_eq!(svc.scalar("SELECT revision FROM tasks WHERE alert_id = 'aaaa0002-00000000-00000002'"), 2);
     assert_eq!(svc.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM task_revisions WHERE alert_id = 'aaaa0002-00000000-00000002'"), 2);
+    // The older content arriving again (a replay from the start, or the other queue read late)
+    // does not turn the task back.
+    let older = [alert("aaaa0002-00000000-00000002", ha2, Grade::Medium, &["income_loss"], None)];
+    std::fs::write(svc.queues.join("verify.door_visit.ndjson"), "").unwrap();
+    write_queues(&svc.queues, &older);
+    assert_eq!(svc.ingest().revised, 0);
+    assert_eq!(svc.scalar("SELECT revision FROM tasks WHERE alert_id = 'aaaa0002-00000000-00000002'"), 2);
+    write_queues(&svc.queues, &alerts);
+    svc.ingest();
 
     // Township A sees its own open tasks only: door visits first, the superseded one gone.
     let a = login(&base, "cadre-a");

@@ -419,7 +419,6 @@ fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
         alert("bbbb0001-00000000-00000001", "420922102201-0001", Grade::High, &["below_line"], None),
     ];
     write_queues(&queues, &alerts);
-    assert_eq!(client(&["publish-queues", &broker.address(), &queues.display().to_string()]).trim(), "3");
 
     let db = format!("sqlite://{}", dir.path().join("cases.db").display());
     let accounts = dir.path().join("accounts.toml");
@@ -431,21 +430,25 @@ fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let site = format!("http://127.0.0.1:{port}");
     let serve = |log: &str| {
-        let log = std::fs::File::create(dir.path().join(log)).unwrap();
-        fangpin()
+        let file = std::fs::File::create(dir.path().join(log)).unwrap();
+        let child = fangpin()
             .args(["cases", "serve", "--db", &db, "--addr", &format!("127.0.0.1:{port}"), "--brokers", &broker.address(), "--config"])
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(file)
             .spawn()
-            .unwrap()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
+            assert!(Instant::now() < deadline, "fangpin cases serve did not listen:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child
     };
     let mut service = serve("cases-1.log");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "fangpin cases serve did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The service created the queue topics; the pipeline's alerts arrive after it started.
+    assert_eq!(client(&["publish-queues", &broker.address(), &queues.display().to_string()]).trim(), "3");
     let a = login(&site, "cadre-a");
     let tasks = |all: bool| -> Vec<String> {
         let (_, body) = get(&site, &a, if all { "/api/tasks?all=1" } else { "/api/tasks" });

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use fangpin_connectors::kafka::admin::Admin;
 use fangpin_connectors::kafka::{KafkaSettings, KafkaSink};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{ConnectorError, Sink, Topic};
@@ -32,7 +33,20 @@ pub struct KafkaQueues {
 }
 
 impl KafkaQueues {
-    pub fn new(settings: &KafkaSettings, group_id: &str) -> Result<KafkaQueues> {
+    /// Creates the two queue topics and the outcome topic where they are missing (as the
+    /// pipeline does for its own), then subscribes.
+    pub async fn new(settings: &KafkaSettings, group_id: &str) -> Result<KafkaQueues> {
+        let topics = [
+            settings.output_name(output::DOOR_VISIT),
+            settings.output_name(output::PHONE),
+            settings.input_name(Topic::Outcomes),
+        ];
+        let wanted: Vec<_> = topics.iter().map(|t| ((*t).to_owned(), settings.partitions, vec![])).collect();
+        Admin::new(settings)
+            .map_err(|e| kafka("connecting", e))?
+            .create_missing(&wanted)
+            .await
+            .map_err(|e| kafka("creating the queue and outcome topics", e))?;
         let consumer: BaseConsumer = settings
             .consumer_config(group_id)
             .set("auto.offset.reset", "earliest")

@@ -205,11 +205,20 @@ pub async fn apply_alert(
             Applied::Created
         }
         Some(row) => {
-            let same = row.try_get::<String, _>("grade")? == grade
-                && row.try_get::<String, _>("reasons")? == reasons
-                && (row.try_get::<f64, _>("score")? - alert.score).abs() < 1e-9;
-            if same {
-                return Ok(Applied::Unchanged);
+            // Any content the id already carried is a replay, not a revision: queues replayed
+            // from the start, or two queue topics read in another order than they were
+            // written, must not turn a task back to an older content.
+            let seen = sqlx::query("SELECT grade, score, reasons FROM task_revisions WHERE alert_id = $1")
+                .bind(alert.alert_id.clone())
+                .fetch_all(&mut *tx)
+                .await?;
+            for earlier in &seen {
+                let same = earlier.try_get::<String, _>("grade")? == grade
+                    && earlier.try_get::<String, _>("reasons")? == reasons
+                    && (earlier.try_get::<f64, _>("score")? - alert.score).abs() < 1e-9;
+                if same {
+                    return Ok(Applied::Unchanged);
+                }
             }
             let revision = row.try_get::<i64, _>("revision")? + 1;
             // A higher grade may move a phone check to a door visit, and never later than before.
