@@ -273,6 +273,13 @@ async fn fetch(store: &Store, case_id: &str) -> Result<CaseSummary> {
     summary_of(&row.ok_or_else(|| CasesError::NotFound(format!("case {case_id}")))?)
 }
 
+/// The case, if it lies in the account's area (a refusal is logged).
+async fn fetch_authorized(store: &Store, account: &Account, case_id: &str) -> Result<CaseSummary> {
+    let case = fetch(store, case_id).await?;
+    authorize(store, account, &case.household_code, &format!("case {case_id}")).await?;
+    Ok(case)
+}
+
 /// A case with its steps.
 #[derive(Debug, Serialize)]
 pub struct CaseDetail {
@@ -291,14 +298,7 @@ pub async fn detail(
     case_id: &str,
     config: &CasesConfig,
 ) -> Result<CaseDetail> {
-    let case = fetch(store, case_id).await?;
-    authorize(
-        store,
-        account,
-        &case.household_code,
-        &format!("case {case_id}"),
-    )
-    .await?;
+    let case = fetch_authorized(store, account, case_id).await?;
     let rows = sqlx::query("SELECT seq, step, action, actor, role, at, note FROM case_steps WHERE case_id = $1 ORDER BY seq")
         .bind(case_id.to_owned())
         .fetch_all(store.pool())
@@ -363,14 +363,7 @@ pub async fn act(
     note: &str,
     config: &CasesConfig,
 ) -> Result<Step> {
-    let case = fetch(store, case_id).await?;
-    authorize(
-        store,
-        account,
-        &case.household_code,
-        &format!("case {case_id}"),
-    )
-    .await?;
+    let case = fetch_authorized(store, account, case_id).await?;
     privacy::check_free_text("意见", note)?;
     let step = Step::parse(&case.step).ok_or_else(|| CasesError::Internal("stored step".into()))?;
     match step.role() {
@@ -436,14 +429,7 @@ pub async fn add_measure(
     measure: &str,
     note: &str,
 ) -> Result<()> {
-    let case = fetch(store, case_id).await?;
-    authorize(
-        store,
-        account,
-        &case.household_code,
-        &format!("case {case_id}"),
-    )
-    .await?;
+    let case = fetch_authorized(store, account, case_id).await?;
     privacy::check_free_text("备注", note)?;
     if !account.role.verifies() {
         return Err(CasesError::Forbidden("帮扶措施由村、乡镇干部登记".into()));

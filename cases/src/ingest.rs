@@ -27,6 +27,33 @@ pub struct Ingested {
     pub rejected: u64,
 }
 
+impl Ingested {
+    /// Applies one queue message inside the caller's transaction and counts what it did. A
+    /// message that is not an alert is logged by where it came from (never its contents) and
+    /// counted.
+    pub(crate) async fn apply(
+        &mut self,
+        tx: &mut sqlx::AnyConnection,
+        payload: &[u8],
+        received: chrono::DateTime<chrono::FixedOffset>,
+        config: &CasesConfig,
+        origin: &(dyn std::fmt::Display + Sync),
+    ) -> Result<()> {
+        match serde_json::from_slice::<Alert>(payload) {
+            Ok(alert) => match apply_alert(tx, &alert, received, config).await? {
+                Applied::Created => self.created += 1,
+                Applied::Revised => self.revised += 1,
+                Applied::Unchanged => self.unchanged += 1,
+            },
+            Err(e) => {
+                tracing::warn!(%origin, error = %json_error(&e), "a queue message is not an alert; skipped");
+                self.rejected += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Lines applied per transaction.
 const CHUNK: usize = 500;
 
@@ -88,18 +115,7 @@ async fn read_file(
     for chunk in lines.chunks(CHUNK) {
         let mut tx = store.begin().await?;
         for line in chunk {
-            match serde_json::from_slice::<Alert>(line) {
-                Ok(alert) => match apply_alert(&mut tx, &alert, received, config).await? {
-                    Applied::Created => total.created += 1,
-                    Applied::Revised => total.revised += 1,
-                    Applied::Unchanged => total.unchanged += 1,
-                },
-                Err(e) => {
-                    // The error names a position in the line, never its contents.
-                    tracing::warn!(file = %path.display(), error = %json_error(&e), "a queue line is not an alert; skipped");
-                    total.rejected += 1;
-                }
-            }
+            total.apply(&mut tx, line, received, config, &path.display()).await?;
         }
         tx.commit().await?;
     }

@@ -10,14 +10,12 @@ use fangpin_connectors::kafka::admin::Admin;
 use fangpin_connectors::kafka::{KafkaSettings, KafkaSink};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{ConnectorError, Sink, Topic};
-use fangpin_pipelines::Alert;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::CasesConfig;
-use crate::ingest::{json_error, Ingested};
+use crate::ingest::Ingested;
 use crate::store::{now_china, Store};
-use crate::tasks::{apply_alert, Applied};
 use crate::{CasesError, Result};
 
 /// Most alerts applied in one round (one transaction).
@@ -85,17 +83,7 @@ impl KafkaQueues {
         let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
         let mut tx = store.begin().await?;
         for (topic, partition, offset, payload) in &polled {
-            match serde_json::from_slice::<Alert>(payload) {
-                Ok(alert) => match apply_alert(&mut tx, &alert, received, config).await? {
-                    Applied::Created => total.created += 1,
-                    Applied::Revised => total.revised += 1,
-                    Applied::Unchanged => total.unchanged += 1,
-                },
-                Err(e) => {
-                    tracing::warn!(%topic, partition, offset, error = %json_error(&e), "a queue message is not an alert; skipped");
-                    total.rejected += 1;
-                }
-            }
+            total.apply(&mut tx, payload, received, config, &format!("{topic}/{partition}@{offset}")).await?;
             next.insert((topic.clone(), *partition), offset + 1);
         }
         tx.commit().await?;

@@ -1,54 +1,13 @@
 //! Free text typed by cadres (notes) must not carry resident ID numbers: they are refused with a
 //! message, not silently masked, so the cadre knows what was not saved.
 //!
-//! The check normalises first, so that other spellings of the same number are caught too:
-//! full-width digits and `Ｘ`, and separators (spaces, dashes, dots) between the digits.
+//! Other spellings of the same number are caught too: full-width digits, separators between
+//! the digits, escapes (see `fangpin_connectors::id_like`).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-/// 15 digits (the old card) or 17 digits and a check character, after normalising.
-static ID_SHAPED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[0-9]{15,}[Xx]?").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
-});
-
-/// A household code (12 digits, a dash, 4 digits) standing alone: public, and cadres write it.
-static HOUSEHOLD_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[0-9]{12}-[0-9]{4}\b").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
-});
-
-/// The text with full-width digits and X folded to ASCII, household codes taken out, and
-/// separators between digits removed.
-fn normalise(text: &str) -> String {
-    let folded: Vec<char> = text
-        .chars()
-        .map(|c| match c {
-            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
-            'Ｘ' | 'ｘ' => 'X',
-            other => other,
-        })
-        .collect();
-    let folded: String = folded.into_iter().collect();
-    let folded: Vec<char> = HOUSEHOLD_CODE.replace_all(&folded, " ").chars().collect();
-    let mut out = String::with_capacity(folded.len());
-    for (i, &c) in folded.iter().enumerate() {
-        let separator = matches!(c, ' ' | '-' | '.' | '\u{3000}' | '_' | '\u{00a0}');
-        let between_digits = i > 0
-            && folded[..i].last().is_some_and(|p| p.is_ascii_digit())
-            && folded
-                .get(i + 1)
-                .is_some_and(|n| n.is_ascii_digit() || *n == 'X');
-        if !(separator && between_digits) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Whether the text holds something shaped like a resident ID number in any spelling above.
+/// Whether the text holds something shaped like a resident ID number, in any spelling the
+/// connectors' masking knows (one definition for the pipeline and the cadres' service).
 pub fn has_id_number(text: &str) -> bool {
-    ID_SHAPED.is_match(&normalise(text))
+    fangpin_connectors::id_like::contains(text)
 }
 
 /// Refuses free text that holds an ID number, naming the field.

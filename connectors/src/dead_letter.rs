@@ -2,31 +2,43 @@
 //!
 //! A rejected payload is kept so that the department can find and fix the record, but it may hold
 //! ID numbers anywhere: in `id_card`, in a wrong field, in broken JSON the decoder never parsed.
-//! So masking does not look at fields at all: every long digit run is hidden.
+//! So masking does not look at fields at all: every ID-shaped run, in any spelling, is hidden
+//! (see [`crate::id_like`]), in a copy re-serialised from the payload, never the raw bytes.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Rejection;
-
-/// What replaces an ID-like number in a dead-letter payload.
-pub const ID_MASK: &str = "[id-masked]";
+pub use crate::id_like::ID_MASK;
 
 /// Longest payload kept in a dead letter, in bytes (after masking); longer ones are cut, so one
 /// runaway line cannot produce an oversized dead-letter message.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
-/// 15 or more ASCII digits, optionally followed by `X`/`x`: 18-digit ID numbers, the old 15-digit
-/// ones, and anything that merely looks like them (better an over-masked amount than a leak).
-/// Household codes (12 digits, a dash, 4 digits) have no run that long and survive.
-static ID_LIKE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[0-9]{15,}[Xx]?").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
-
-/// Replaces every run of 15+ ASCII digits (with an optional trailing `X`/`x`) by `[id-masked]`.
+/// Replaces every ID-shaped run, in any spelling [`crate::id_like`] knows, by `[id-masked]`.
 pub fn mask_id_numbers(text: &str) -> String {
-    ID_LIKE.replace_all(text, ID_MASK).into_owned()
+    crate::id_like::mask(text)
+}
+
+/// The copy of a payload that may be kept (in a dead letter, or parked in state): never the raw
+/// bytes. Valid JSON is parsed and written again, so that escapes (`\u0034`) become the
+/// characters they stand for before masking; anything else is decoded lossily (broken bytes
+/// become U+FFFD). Then every ID-shaped run is masked, and the copy is cut at
+/// [`MAX_PAYLOAD_BYTES`], after masking, so that a cut cannot leave the head of a number in view.
+pub fn masked_copy(payload: &[u8]) -> String {
+    let text = match serde_json::from_slice::<serde_json::Value>(payload) {
+        Ok(value) => value.to_string(),
+        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+    };
+    let mut masked = mask_id_numbers(&text);
+    if masked.len() > MAX_PAYLOAD_BYTES {
+        let mut end = MAX_PAYLOAD_BYTES;
+        while !masked.is_char_boundary(end) {
+            end -= 1;
+        }
+        masked.truncate(end);
+        masked.push_str("…[truncated]");
+    }
+    masked
 }
 
 /// A rejected record as written to the `dead_letter` topic; the payload is masked.
@@ -49,19 +61,9 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    /// The dead letter of a rejected payload; `payload` is masked (and cut at 64 KiB) here.
+    /// The dead letter of a rejected payload; only its [`masked_copy`] is kept.
     pub fn new(topic: &str, source: &str, offset: u64, rejection: &Rejection, payload: &[u8]) -> DeadLetter {
-        let mut masked = mask_id_numbers(&String::from_utf8_lossy(payload));
-        // Cut only after masking: cutting first could leave the head of an ID number shorter
-        // than the masking threshold in view.
-        if masked.len() > MAX_PAYLOAD_BYTES {
-            let mut end = MAX_PAYLOAD_BYTES;
-            while !masked.is_char_boundary(end) {
-                end -= 1;
-            }
-            masked.truncate(end);
-            masked.push_str("…[truncated]");
-        }
+        let masked = masked_copy(payload);
         DeadLetter {
             topic: topic.to_owned(),
             source: source.to_owned(),

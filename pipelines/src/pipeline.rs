@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
 use fangpin_connectors::topic::output;
-use fangpin_connectors::{mask_id_numbers, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
+use fangpin_connectors::{masked_copy, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
 use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
 
 use crate::features;
@@ -221,7 +221,7 @@ impl Pipeline {
             topic,
             source: record.source.clone(),
             offset: record.offset,
-            masked_payload: mask_id_numbers(&String::from_utf8_lossy(&record.payload)),
+            masked_payload: masked_copy(&record.payload),
         };
         self.metrics.observe_lateness(topic, &event, self.state.newest());
         if let Event::Outcome(o) = &event {

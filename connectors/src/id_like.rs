@@ -1,0 +1,177 @@
+//! Finding resident ID numbers in text, in any spelling a department's system or a typist might
+//! produce: ASCII or full-width digits, JSON `\u00NN` escapes, separators between the digits
+//! (spaces, dashes, dots, underscores, slashes, ideographic and no-break spaces, zero-width
+//! characters), and broken bytes (U+FFFD after lossy decoding) in the middle.
+//!
+//! A run of digits, with at most two separators at a time between them, that holds 15 or more
+//! digits is ID-shaped (18-digit numbers, the old 15-digit ones, and anything merely like them:
+//! better an over-masked amount than a leak). One shape is exempt: a household code standing
+//! alone (12 ASCII digits, a dash, 4 ASCII digits), which is public and what departments need
+//! to find a record.
+
+use std::ops::Range;
+
+/// What replaces an ID-like number.
+pub const ID_MASK: &str = "[id-masked]";
+
+/// Digits that make a run ID-shaped.
+const ID_DIGITS: usize = 15;
+
+/// Separators allowed in a row between two digits of one number.
+const MAX_JOINERS: usize = 2;
+
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Unit {
+    Digit,
+    /// The check character `X`.
+    Check,
+    Joiner,
+}
+
+/// The unit starting at byte `i` of `s`, and its length in bytes.
+fn unit_at(s: &str, i: usize) -> Option<(Unit, usize)> {
+    let rest = &s[i..];
+    let c = rest.chars().next()?;
+    let unit = match c {
+        '0'..='9' | '０'..='９' => Unit::Digit,
+        'X' | 'x' | 'Ｘ' | 'ｘ' => Unit::Check,
+        ' ' | '-' | '.' | '_' | '/' | '\t' | '\u{3000}' | '\u{00a0}' | '\u{fffd}' | '\u{200b}' | '\u{200c}'
+        | '\u{200d}' | '\u{2060}' | '\u{feff}' | '－' | '．' => Unit::Joiner,
+        '\\' => return escaped_unit(rest),
+        _ => return None,
+    };
+    Some((unit, c.len_utf8()))
+}
+
+/// A `\uXXXX` escape of a digit (ASCII or full-width), of `X`, or of a space or dash.
+fn escaped_unit(rest: &str) -> Option<(Unit, usize)> {
+    let hex = rest.strip_prefix("\\u").or_else(|| rest.strip_prefix("\\U"))?.get(..4)?;
+    let code = u32::from_str_radix(hex, 16).ok()?;
+    let c = char::from_u32(code)?;
+    let unit = match c {
+        '0'..='9' | '０'..='９' => Unit::Digit,
+        'X' | 'x' | 'Ｘ' | 'ｘ' => Unit::Check,
+        ' ' | '-' | '\u{3000}' | '\u{00a0}' => Unit::Joiner,
+        _ => return None,
+    };
+    Some((unit, 6))
+}
+
+/// A household code standing alone: exactly 12 ASCII digits, `-`, 4 ASCII digits.
+fn is_household_code(run: &str) -> bool {
+    let b = run.as_bytes();
+    b.len() == 17 && b[12] == b'-' && b.iter().enumerate().all(|(i, c)| i == 12 || c.is_ascii_digit())
+}
+
+/// The byte ranges of every ID-shaped run in `s`.
+pub fn find(s: &str) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        match unit_at(s, i) {
+            Some((Unit::Digit, len)) => {
+                let (end, digits) = scan_run(s, i + len);
+                let (end, digits) = (end, digits + 1);
+                if digits >= ID_DIGITS && !is_household_code(&s[i..end]) {
+                    found.push(i..end);
+                }
+                i = end;
+            }
+            _ => i += s[i..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    found
+}
+
+/// From just after a digit: where the run ends (after its last digit or check character) and
+/// how many more digits it holds.
+fn scan_run(s: &str, mut i: usize) -> (usize, usize) {
+    let mut digits = 0;
+    let mut end = i;
+    let mut joiners = 0;
+    while i < s.len() {
+        match unit_at(s, i) {
+            Some((Unit::Digit, len)) => {
+                digits += 1;
+                joiners = 0;
+                i += len;
+                end = i;
+            }
+            Some((Unit::Check, len)) => {
+                // The check character ends a number.
+                end = i + len;
+                break;
+            }
+            Some((Unit::Joiner, len)) if joiners < MAX_JOINERS => {
+                joiners += 1;
+                i += len;
+            }
+            _ => break,
+        }
+    }
+    (end, digits)
+}
+
+/// Whether the text holds something shaped like a resident ID number in any spelling above.
+pub fn contains(s: &str) -> bool {
+    !find(s).is_empty()
+}
+
+/// The text with every ID-shaped run replaced by [`ID_MASK`].
+pub fn mask(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    for r in find(s) {
+        out.push_str(&s[last..r.start]);
+        out.push_str(ID_MASK);
+        last = r.end;
+    }
+    out.push_str(&s[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One ID number, 42092219800101123X, in the spellings the module claims to catch.
+    pub const SPELLINGS: [&str; 12] = [
+        "42092219800101123X",
+        "42092219800101123x",
+        "４２０９２２１９８００１０１１２３Ｘ",
+        "420922 19800101 123X",
+        "420922-1980-0101-123X",
+        "4209 2219 8001 0112 3X",
+        "420922.19800101.123X",
+        "420922\u{3000}19800101\u{3000}123X",
+        "4209221980\u{fffd}0101123X",
+        "420922\u{200b}19800101123X",
+        "\\u0034\\u0032\\u0030\\u0039\\u0032\\u0032\\u0031\\u0039\\u0038\\u0030\\u0030\\u0031\\u0030\\u0031\\u0031\\u0032\\u0033\\u0058",
+        "420922198001011",
+    ];
+
+    #[test]
+    fn every_spelling_is_found_and_masked_whole() {
+        for s in SPELLINGS {
+            let text = format!("{{\"note\":\"身份证 {s} 已核\"}}");
+            assert!(contains(&text), "{s}");
+            let masked = mask(&text);
+            assert_eq!(masked, format!("{{\"note\":\"身份证 {ID_MASK} 已核\"}}"), "{s}");
+        }
+    }
+
+    #[test]
+    fn household_codes_amounts_dates_and_phones_survive() {
+        for s in [
+            "420922101201-0042",
+            "户 420984118009-0201 工资 12345678901234 分",
+            "2024-06-15T10:20:00+08:00",
+            "电话 138 1234 5678",
+            "1234.50 元",
+            "202412",
+        ] {
+            assert!(!contains(s), "{s}");
+            assert_eq!(mask(s), s);
+        }
+    }
+}
