@@ -250,3 +250,42 @@ async fn id_numbers_in_any_spelling_never_reach_dead_letters_or_checkpoints() {
         assert!(!digits_only(&text).contains(&canonical[..15]), "an ID number in a dead letter: {text}");
     }
 }
+
+/// A contract-valid area with four decimals (more than the table's columns carry) is kept to
+/// 0.01 mu, never a failed batch, and still counts for the plan's 30-mu rule.
+#[tokio::test]
+async fn an_area_with_four_decimals_is_evaluated_not_a_failed_batch() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let farm = json!({"report_id": "A1", "household_code": HOUSEHOLD, "month": "2024-07", "product": "tea",
+                      "planted_mu": "35.1234", "disaster_mu": "31.0051", "expected_income": "10000.00",
+                      "actual_income": "5000.00"});
+    p.process(vec![record(Topic::Roster, 1, roster()), record(Topic::Agri, 1, farm)], &mut sink).await.unwrap();
+    let hits: Vec<&str> = p.last_hits().iter().map(|h| h.code.as_str()).collect();
+    assert!(hits.contains(&"industry_disaster"), "{hits:?}");
+    assert!(sink.of(output::DEAD_LETTER).is_empty());
+}
+
+/// Months at the edge of the accepted years: an offset that moves a settlement into 1899 in
+/// China time is a dead letter, and a household whose records start in January 1900 (its
+/// window reaching back into 1899) checkpoints and restores.
+#[tokio::test]
+async fn months_at_the_edge_of_the_years_never_make_state_unrestorable() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut early = roster();
+    early["effective_date"] = json!("1900-01-01");
+    let mut moved = bill("S-edge", "1900-01", 100, "settled");
+    moved["settle_time"] = json!("1900-01-01T03:00:00+12:00");
+    let first = bill("S-first", "1900-01", 100, "settled");
+    p.process(vec![record(Topic::Roster, 1, early), record(Topic::Medical, 1, moved), record(Topic::Medical, 2, first)], &mut sink)
+        .await
+        .unwrap();
+    let letters = sink.of(output::DEAD_LETTER);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["field"], "settle_time");
+    let household = fangpin_connectors::event::HouseholdCode::parse(HOUSEHOLD).unwrap();
+    let snapshot = p.checkpoint(&household).unwrap().expect("the household has state");
+    let mut fresh = pipeline();
+    fresh.restore(&household, &snapshot).expect("a checkpoint of January 1900 restores");
+}

@@ -18,9 +18,12 @@ pub struct Month {
 }
 
 impl Month {
-    /// A month, or `None` when `month` is not 1..=12 or the year is outside 1900..=2999.
+    /// A month, or `None` when `month` is not 1..=12 or the year has not four digits. Every
+    /// such month writes and reads back as `YYYY-MM`; feeds are held to a narrower range of
+    /// years (the decoders'), so that months computed from theirs (a window's first month) are
+    /// still in this one.
     pub fn new(year: i32, month: u32) -> Option<Month> {
-        ((1..=12).contains(&month) && (1900..=2999).contains(&year)).then_some(Month { year, month })
+        ((1..=12).contains(&month) && (1000..=9999).contains(&year)).then_some(Month { year, month })
     }
 
     /// Calendar year.
@@ -283,6 +286,11 @@ pub struct EmploymentReport {
     /// Wage that month in yuan (converted exactly from fen).
     pub wage: Decimal,
 }
+
+/// Decimals kept of an area in mu. The pipeline's table carries decimal columns at two
+/// decimals, so areas are kept to 0.01 mu (6.67 m²), rounded half to even; departments may send
+/// up to four (the decoder checks the contract's values before rounding).
+pub const AREA_DECIMALS: u32 = 2;
 
 /// `dept.agri.production`: a harvest or loss assessment (a later report with the same id corrects it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

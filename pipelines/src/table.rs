@@ -11,8 +11,12 @@ use rust_decimal::Decimal;
 use crate::error::PipelineError;
 use crate::ledger::{Household, MonthFigures};
 
-/// Precision and scale of every money column: yuan with fen.
+/// Precision and scale of every decimal column: yuan with fen, and areas in mu.
 pub const MONEY: DataType = DataType::Decimal128(18, 2);
+
+// The decoder keeps areas to the decimals these columns carry; a record with more would fail
+// the whole batch when its row is built.
+const _: () = assert!(fangpin_connectors::event::AREA_DECIMALS == 2, "areas must fit the table's two decimals");
 
 const TEXT: [&str; 6] = ["household_code", "county_code", "township_code", "village_code", "category", "month"];
 const INTS: [&str; 7] =

@@ -2,7 +2,7 @@
 
 use super::fields::{code, dashed_month, decimal, invalid, text, yuan, Object};
 use super::{Decoder, Rejection};
-use crate::event::{Event, FarmReport};
+use crate::event::{Event, FarmReport, AREA_DECIMALS};
 
 /// Decimals accepted in areas (mu): 4 is already a fraction of a square metre.
 const MU_DECIMALS: usize = 4;
@@ -26,8 +26,8 @@ pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
         household,
         month,
         product,
-        planted_mu,
-        disaster_mu,
+        planted_mu: planted_mu.round_dp(AREA_DECIMALS),
+        disaster_mu: disaster_mu.round_dp(AREA_DECIMALS),
         expected_income,
         actual_income,
     }))

@@ -1,6 +1,6 @@
 //! `dept.edu.expenses`: one student's schooling costs for a term.
 
-use super::fields::{code, invalid, string, yuan, Object};
+use super::fields::{code, invalid, string, yuan, Object, YEARS};
 use super::{Decoder, Rejection};
 use crate::event::{Event, Month, SchoolExpense};
 
@@ -15,7 +15,7 @@ fn term_month(term: &str) -> Option<Month> {
         "fall" => 9,
         _ => return None,
     };
-    Month::new(year.parse().ok()?, month)
+    Month::new(year.parse().ok()?, month).filter(|m| YEARS.contains(&m.year()))
 }
 
 pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {

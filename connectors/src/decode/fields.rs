@@ -20,8 +20,9 @@ use crate::pseudonym::id_card_problem;
 /// A decoded JSON object.
 pub(super) type Object = Map<String, Value>;
 
-/// Years accepted in dates and timestamps: the range [`Month::new`] accepts.
-const YEARS: RangeInclusive<i32> = 1900..=2999;
+/// Years accepted in dates and timestamps (China time): well inside the years [`Month::new`]
+/// accepts, so that the months a window reaches back or ahead to are still months.
+pub(super) const YEARS: RangeInclusive<i32> = 1900..=2999;
 /// Longest accepted identifier (settlement, report, station ids...), in bytes.
 const MAX_TEXT_BYTES: usize = 128;
 /// Most integer digits in a decimal string: 10^13 yuan is far beyond any real amount, and the
@@ -315,7 +316,8 @@ pub(super) fn date(obj: &Object, field: &'static str) -> Result<NaiveDate, Rejec
 pub(super) fn instant(obj: &Object, field: &'static str) -> Result<DateTime<FixedOffset>, Rejection> {
     let s = string(obj, field)?;
     match DateTime::parse_from_rfc3339(s) {
-        Ok(t) if YEARS.contains(&t.year()) => Ok(t),
+        // The year that counts is China time's: an offset can move an instant into another year.
+        Ok(t) if YEARS.contains(&t.with_timezone(&crate::event::china_time()).year()) => Ok(t),
         _ => Err(invalid(
             field,
             format!("{field} must be an RFC 3339 timestamp with an offset, like 2000-01-31T08:00:00+08:00"),
@@ -326,13 +328,15 @@ pub(super) fn instant(obj: &Object, field: &'static str) -> Result<DateTime<Fixe
 /// A required `YYYY-MM` month string.
 pub(super) fn dashed_month(obj: &Object, field: &'static str) -> Result<Month, Rejection> {
     Month::parse_dashed(string(obj, field)?)
-        .ok_or_else(|| invalid(field, format!("{field} must be a month written YYYY-MM")))
+        .filter(|m| YEARS.contains(&m.year()))
+        .ok_or_else(|| invalid(field, format!("{field} must be a month written YYYY-MM, of the years {YEARS:?}")))
 }
 
 /// A required `YYYYMM` month string.
 pub(super) fn compact_month(obj: &Object, field: &'static str) -> Result<Month, Rejection> {
     Month::parse_compact(string(obj, field)?)
-        .ok_or_else(|| invalid(field, format!("{field} must be a month written YYYYMM")))
+        .filter(|m| YEARS.contains(&m.year()))
+        .ok_or_else(|| invalid(field, format!("{field} must be a month written YYYYMM, of the years {YEARS:?}")))
 }
 
 impl Rejection {
