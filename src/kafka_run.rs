@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use fangpin_connectors::event::HouseholdCode;
 use fangpin_connectors::kafka::{admin::Admin, changelog, contract_key, KafkaSettings, KafkaSink, KafkaSource};
 use fangpin_connectors::topic::output;
-use fangpin_connectors::{FileSource, Sink};
+use fangpin_connectors::{mask_id_numbers, DeadLetter, FileSource, RejectReason, Rejection, Sink};
 use fangpin_pipelines::Pipeline;
 
 use crate::config::Settings;
@@ -49,9 +49,14 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
                 pipeline.clear_state();
                 "partitions revoked: state dropped until the next assignment".to_owned()
             } else {
-                let (households, records, took) = restore(&mut pipeline, &mut source, kafka, &owned)?;
+                let (households, records, damaged, took) = restore(&mut pipeline, &mut source, kafka, &owned)?;
+                for letter in &damaged {
+                    sink.send_dead_letter(letter)?;
+                }
                 format!(
-                    "partitions {owned:?} assigned: restored {households} households from {records} changelog records in {:.2} s",
+                    "partitions {owned:?} assigned: restored {households} households from {records} changelog records \
+                     ({} damaged, dead-lettered) in {:.2} s",
+                    damaged.len(),
                     took.as_secs_f64()
                 )
             };
@@ -138,24 +143,47 @@ fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSin
     Ok(())
 }
 
-/// Rebuilds the pipeline's state from the changelog partitions `owned`.
+/// Rebuilds the pipeline's state from the changelog partitions `owned`. A record that cannot be
+/// read back (a damaged checkpoint, a key that is no household code) must not stop the
+/// instance on every restart: it is returned as a dead letter, the household's state is
+/// dropped, and the household starts again from the records that arrive next (what the damaged
+/// checkpoint held is lost, and the dead letter says where it was).
 fn restore(
     pipeline: &mut Pipeline,
     source: &mut KafkaSource,
     kafka: &KafkaSettings,
     owned: &[i32],
-) -> Result<(usize, u64, Duration)> {
+) -> Result<(usize, u64, Vec<DeadLetter>, Duration)> {
     let started = Instant::now();
     pipeline.clear_state();
     let mut keys = std::collections::HashSet::new();
-    let records = changelog::read(kafka, owned, |partition, key, payload| {
+    let mut damaged = Vec::new();
+    let topic = kafka.changelog_topic();
+    let records = changelog::read(kafka, owned, |partition, offset, key, payload| {
         source.note_household_partition(key, partition);
-        keys.insert(key.to_owned());
-        let code = HouseholdCode::parse(key).ok_or_else(|| format!("{key:?} is not a household code"))?;
-        pipeline.restore(&code, payload).map_err(|e| e.to_string())
+        let restored = match HouseholdCode::parse(key) {
+            None => Err(format!("the key {:?} is not a household code", mask_id_numbers(key))),
+            Some(code) => pipeline.restore(&code, payload).map_err(|e| {
+                // Forget whatever an earlier record of this household restored.
+                let _ = pipeline.restore(&code, b"");
+                e.to_string()
+            }),
+        };
+        match restored {
+            Ok(()) => {
+                keys.insert(key.to_owned());
+            }
+            Err(why) => {
+                tracing::warn!("changelog {topic}/{partition} offset {offset}: {why}; dead-lettered, the household starts again");
+                let rejection = Rejection::whole(RejectReason::BadCheckpoint, why);
+                let source = format!("{topic}/{partition}");
+                damaged.push(DeadLetter::new(&topic, &source, offset.max(0) as u64, &rejection, payload));
+            }
+        }
+        Ok::<(), String>(())
     })?;
     pipeline.refresh_state_metrics();
-    Ok((keys.len(), records, started.elapsed()))
+    Ok((keys.len(), records, damaged, started.elapsed()))
 }
 
 /// Publishes the contract files of `dir` to their topics, keyed as the contracts say, in the

@@ -506,3 +506,24 @@ fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
     let _ = service.kill();
     let _ = service.wait();
 }
+
+/// A damaged changelog record (or one whose key is no household code) does not stop the
+/// instance on every restart: the restore dead-letters it as `bad_checkpoint` and goes on.
+#[test]
+fn a_damaged_changelog_record_is_dead_lettered_and_the_restore_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let world = simulate(tmp.path(), "200", "5");
+    let cfg = config(tmp.path(), "run", "fangpin", "");
+    let status = fangpin().args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success(), "a run over empty topics ends at once");
+    client(&["publish", &broker.address(), world.to_str().unwrap()]);
+    Instance::start("first", &broker, &cfg, &["--stop-at-end"]).wait();
+    client(&["produce", &broker.address(), "fangpin-state-changelog", "420922101201-0042", "{\"v\":1,\"household\":"]);
+    client(&["produce", &broker.address(), "fangpin-state-changelog", "not a household", "{}"]);
+    let summary = Instance::start("second", &broker, &cfg, &["--stop-at-end"]).wait();
+    assert!(summary.contains("records read: "), "the restarted instance did not finish: {summary}");
+    let damaged: Vec<Value> = consume(&broker, "dead_letter").into_iter().filter(|d| d["value"]["reason"] == "bad_checkpoint").collect();
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
+    assert!(damaged.iter().all(|d| d["headers"]["source_topic"] == "fangpin-state-changelog"), "{damaged:?}");
+}

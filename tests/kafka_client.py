@@ -8,6 +8,8 @@ protocol that shares no code with librdkafka (which fangpin uses).
     kafka_client.py publish-queues BROKERS DIR
         Publishes DIR/verify.door_visit.ndjson and DIR/verify.phone.ndjson keyed by township, as
         fangpin's pipeline does (the cadres' service reads them).
+    kafka_client.py produce BROKERS TOPIC KEY VALUE
+        Sends one message (to damage a topic on purpose).
     kafka_client.py consume BROKERS TOPIC
         Prints every message of TOPIC as a JSON line: key, value, headers, partition, offset.
     kafka_client.py lag BROKERS GROUP
@@ -127,6 +129,11 @@ def main(argv):
         publish(brokers, argv[3], start, end, "--malformed" in args)
     elif command == "publish-queues":
         publish_queues(brokers, argv[3])
+    elif command == "produce":
+        producer = KafkaProducer(bootstrap_servers=brokers, acks="all")
+        producer.send(argv[3], key=argv[4].encode(), value=argv[5].encode())
+        producer.flush()
+        producer.close()
     elif command == "consume":
         consume(brokers, argv[3])
     elif command == "lag":

@@ -50,11 +50,14 @@ pub enum RejectReason {
     /// Older than the months the indicators still look at, so it can change nothing
     /// (decided by the pipeline, not by decoders).
     BeyondWindow,
+    /// A changelog record of the pipeline's own state that cannot be read back (damaged, or
+    /// written by an incompatible version); decided when restoring.
+    BadCheckpoint,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::MalformedJson,
         RejectReason::MissingField,
         RejectReason::WrongType,
@@ -64,6 +67,7 @@ impl RejectReason {
         RejectReason::UnknownHousehold,
         RejectReason::OrphanReversal,
         RejectReason::BeyondWindow,
+        RejectReason::BadCheckpoint,
     ];
 
     /// The stable snake_case code written into dead letters and metrics labels.
@@ -78,6 +82,7 @@ impl RejectReason {
             RejectReason::UnknownHousehold => "unknown_household",
             RejectReason::OrphanReversal => "orphan_reversal",
             RejectReason::BeyondWindow => "beyond_window",
+            RejectReason::BadCheckpoint => "bad_checkpoint",
         }
     }
 

@@ -13,12 +13,12 @@ use crate::ConnectorError;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads partitions `partitions` of the changelog and calls `apply(partition, key, payload)`
-/// for each record in offset order. Returns the number of records read.
+/// Reads partitions `partitions` of the changelog and calls `apply(partition, offset, key,
+/// payload)` for each record in offset order. Returns the number of records read.
 pub fn read<E: std::fmt::Display>(
     settings: &KafkaSettings,
     partitions: &[i32],
-    mut apply: impl FnMut(i32, &str, &[u8]) -> Result<(), E>,
+    mut apply: impl FnMut(i32, i64, &str, &[u8]) -> Result<(), E>,
 ) -> Result<u64, ConnectorError> {
     let topic = &settings.changelog_topic();
     let consumer: BaseConsumer = settings
@@ -47,7 +47,7 @@ pub fn read<E: std::fmt::Display>(
             Some(Ok(m)) => {
                 read += 1;
                 let key = m.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
-                apply(m.partition(), key, m.payload().unwrap_or_default())
+                apply(m.partition(), m.offset(), key, m.payload().unwrap_or_default())
                     .map_err(|e| ConnectorError::Kafka(format!("restoring {topic}/{} offset {}: {e}", m.partition(), m.offset())))?;
                 if remaining.get(&m.partition()).is_some_and(|end| m.offset() + 1 >= *end) {
                     remaining.remove(&m.partition());
