@@ -181,6 +181,9 @@ fn main() -> Result<()> {
                 );
                 return Ok(());
             }
+            if let Some(rate) = args.rate {
+                anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate {rate}: give a positive number of records per second");
+            }
             let report = match (&args.from_dir, &args.out) {
                 (Some(from_dir), Some(out)) => {
                     let options = replay::ReplayOptions {

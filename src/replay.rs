@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, DirSink, FileSource, Pseudonymiser};
 use fangpin_models::RulesGrader;
@@ -213,7 +213,7 @@ fn peak_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// The promoted model of the registry, or the rules when asked for or when none is promoted.
+/// The promoted model of the registry, or the rules when asked for; no promoted model is an error.
 fn grader_source(settings: &Settings) -> Result<GraderSource> {
     if settings.rules_only {
         return Ok(GraderSource::Fixed(Arc::new(RulesGrader::default())));
@@ -223,7 +223,13 @@ fn grader_source(settings: &Settings) -> Result<GraderSource> {
         .with_context(|| format!("serving the promoted model of {}", settings.models_dir.display()))?;
     match promoted.serving() {
         Some(v) => eprintln!("grading with model {v} from {}", settings.models_dir.display()),
-        None => tracing::warn!("no model promoted in {}: grading with the rules", settings.models_dir.display()),
+        // Grading with the rules instead would raise other alerts with a success exit: refuse,
+        // naming the ways out.
+        None => bail!(
+            "no model is promoted in {}: run fangpin where that registry is (the repository's root), point \
+             [pipeline] models_dir or --models at the registry, or grade with the rules only (--rules-only)",
+            settings.models_dir.display()
+        ),
     }
     Ok(GraderSource::Promoted(promoted))
 }

@@ -3,6 +3,7 @@
 mod cases;
 mod cases_browser;
 mod e2e;
+mod errors;
 mod golden;
 #[cfg(feature = "kafka")]
 mod kafka;

@@ -1,0 +1,48 @@
+//! Clear errors: a wrong flag, file or configuration gives one readable message naming what to
+//! fix and a non-zero exit, never a panic.
+
+use std::process::Command;
+
+/// Runs fangpin with `args`; returns its standard error, which must be a failure without a
+/// panic.
+fn fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fangpin")).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} succeeded:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?} panicked:\n{stderr}");
+    stderr
+}
+
+#[test]
+fn a_missing_model_registry_is_an_error_unless_the_rules_were_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, out) = (dir.path().join("world"), dir.path().join("out"));
+    std::fs::create_dir_all(&world).unwrap();
+    std::fs::write(world.join("dept.rural.roster.ndjson"), "").unwrap();
+    let missing = dir.path().join("no-registry");
+    let args = ["run", "--from-dir", world.to_str().unwrap(), "--out", out.to_str().unwrap(), "--models", missing.to_str().unwrap()];
+    let stderr = fails(&args);
+    assert!(stderr.contains("no model is promoted") && stderr.contains("--rules-only"), "{stderr}");
+    let mut rules = args.to_vec();
+    rules.push("--rules-only");
+    let ok = Command::new(env!("CARGO_BIN_EXE_fangpin")).args(&rules).env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff").output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+#[test]
+fn a_rate_of_zero_and_unknown_configuration_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().to_str().unwrap().to_owned();
+    let out = dir.path().join("out");
+    let stderr = fails(&["run", "--from-dir", &world, "--out", out.to_str().unwrap(), "--rate", "0"]);
+    assert!(stderr.contains("--rate 0: give a positive number"), "{stderr}");
+    let config = dir.path().join("fangpin.toml");
+    std::fs::write(&config, "[pipeline]\npoverty_lime = \"8000\"\n").unwrap();
+    let stderr = fails(&["run", "--from-dir", &world, "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    assert!(stderr.contains("poverty_lime") && stderr.contains("fangpin.toml"), "{stderr}");
+    std::fs::write(&config, "[cases]\ndoor_visit_days = 0\n").unwrap();
+    let stderr = fails(&["cases", "serve", "--db", "sqlite://x.db", "--queues", &world, "--outcomes", &world, "--config", config.to_str().unwrap()]);
+    assert!(stderr.contains("door_visit_days must be at least 1"), "{stderr}");
+    let stderr = fails(&["cases", "verify-audit", "--db", "mysql://somewhere/db"]);
+    assert!(stderr.contains("expected sqlite://FILE or postgres://"), "{stderr}");
+}
