@@ -4,6 +4,7 @@ mod cases;
 mod cases_browser;
 mod e2e;
 mod errors;
+mod fuzz;
 mod golden;
 #[cfg(feature = "kafka")]
 mod kafka;

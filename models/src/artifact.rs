@@ -91,6 +91,45 @@ impl ModelArtifact {
         Ok(())
     }
 
+    /// Refuses an artifact whose parts do not fit together (a scaler, weights or tree for
+    /// another number of features, thresholds out of order): served, it would panic or grade
+    /// nonsense. Checked whenever a model is loaded to serve, hot reloads included.
+    pub fn check_shape(&self) -> Result<(), ModelError> {
+        let n = self.feature_names.len();
+        let bad = |what: String| Err(ModelError::Config(format!("model {}: {what}: retrain it", self.version)));
+        if self.scaler.mean.len() != n || self.scaler.std.len() != n {
+            return bad(format!("its scaler has {}/{} columns for {n} features", self.scaler.mean.len(), self.scaler.std.len()));
+        }
+        if self.scaler.mean.iter().chain(&self.scaler.std).any(|v| !v.is_finite()) || self.scaler.std.iter().any(|s| *s == 0.0) {
+            return bad("its scaler holds a non-finite mean or a zero or non-finite deviation".into());
+        }
+        let (weights, tree) = match &self.classifier {
+            Classifier::Logistic { weights, intercept } => (Some((weights, *intercept)), None),
+            Classifier::Tree { tree } => (None, Some(tree)),
+            Classifier::Stacked { tree, weights, intercept } => (Some((weights, *intercept)), Some(tree)),
+        };
+        if let Some((w, b)) = weights {
+            if w.len() != n || w.iter().any(|x| !x.is_finite()) || !b.is_finite() {
+                return bad(format!("its regression has {} weights for {n} features, or a non-finite one", w.len()));
+            }
+        }
+        if let Some(t) = tree {
+            // linfa walks a split node's children unchecked: both must be there.
+            for node in t.iter_nodes().filter(|node| !node.is_leaf()) {
+                let (feature, value, _) = node.split();
+                if feature >= n || !value.is_finite() || node.children().iter().any(|c| c.is_none()) {
+                    return bad(format!("its tree has a split on feature {feature} of {n} at {value}, or one without both branches"));
+                }
+            }
+        }
+        let t = &self.thresholds;
+        let ordered = [t.low, t.medium, t.high].iter().all(|v| (0.0..=1.0).contains(v)) && t.low <= t.medium && t.medium <= t.high;
+        if !ordered {
+            return bad(format!("its thresholds low {} ≤ medium {} ≤ high {} are not probabilities in order", t.low, t.medium, t.high));
+        }
+        Ok(())
+    }
+
     /// Probability that the household falls below the line within three months.
     pub fn probability(&self, features: &[f64]) -> f64 {
         let z = self.scaler.transform(features);

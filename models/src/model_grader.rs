@@ -21,9 +21,11 @@ pub struct ModelGrader {
 
 impl ModelGrader {
     /// A grader for a pipeline computing `names` under `version`; `labels` are the features'
-    /// human names (same order) used in reasons. Refuses a model trained on other features.
+    /// human names (same order) used in reasons. Refuses a model trained on other features, or
+    /// one whose parts do not fit together.
     pub fn new(artifact: ModelArtifact, names: &[String], version: &str, labels: Vec<String>) -> Result<Self, ModelError> {
         artifact.check_features(names, version)?;
+        artifact.check_shape()?;
         if labels.len() != names.len() {
             return Err(ModelError::Config(format!("{} labels for {} features", labels.len(), names.len())));
         }
