@@ -17,7 +17,7 @@ use fangpin_connectors::event::HouseholdCode;
 use fangpin_connectors::kafka::{admin::Admin, changelog, contract_key, KafkaSettings, KafkaSink, KafkaSource};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{mask_id_numbers, DeadLetter, FileSource, RejectReason, Rejection, Sink};
-use fangpin_pipelines::Pipeline;
+use fangpin_pipelines::{Pipeline, PipelineError};
 
 use crate::config::Settings;
 use crate::replay::{build_pipeline, Report};
@@ -25,9 +25,12 @@ use crate::replay::{build_pipeline, Report};
 /// Consumes the contract topics until stopped, or with `stop_at_end` until every input
 /// partition is drained up to its end offset at start (for replays and tests).
 pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, metrics_addr: Option<SocketAddr>) -> Result<Report> {
+    // State outlives the process here: a random per-run key would give the same person a new
+    // pseudonym after a restart. Checked first, before any broker is asked anything.
+    let key = crate::replay::pseudonymiser(settings, true)?;
     let partitions = Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
     eprintln!("consuming from {} as group {:?}: household topics have {partitions} partitions", kafka.brokers, kafka.group_id);
-    let mut pipeline = build_pipeline(settings, metrics_addr)?;
+    let mut pipeline = build_pipeline(settings, metrics_addr, key)?;
     let mut source = KafkaSource::new(kafka)?;
     let mut sink = KafkaSink::new(kafka)?;
     let ends = if stop_at_end { Some(source.end_offsets()?) } else { None };
@@ -163,11 +166,16 @@ fn restore(
         source.note_household_partition(key, partition);
         let restored = match HouseholdCode::parse(key) {
             None => Err(format!("the key {:?} is not a household code", mask_id_numbers(key))),
-            Some(code) => pipeline.restore(&code, payload).map_err(|e| {
-                // Forget whatever an earlier record of this household restored.
-                let _ = pipeline.restore(&code, b"");
-                e.to_string()
-            }),
+            Some(code) => match pipeline.restore(&code, payload) {
+                Ok(()) => Ok(()),
+                // Another key is the operator's to fix, not one damaged record: stop.
+                Err(e @ PipelineError::KeyMismatch { .. }) => return Err(e.to_string()),
+                Err(e) => {
+                    // Forget whatever an earlier record of this household restored.
+                    let _ = pipeline.restore(&code, b"");
+                    Err(e.to_string())
+                }
+            },
         };
         match restored {
             Ok(()) => {

@@ -45,8 +45,8 @@ pub fn simulate(world: &fangpin_simulator::WorldConfig, out: &Path) -> Result<fa
 }
 
 /// The pipeline `settings` describe, serving metrics at `metrics_addr` if given.
-pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>) -> Result<Pipeline> {
-    let pseudonymiser = pseudonymiser(settings)?;
+/// The pipeline of these settings, pseudonymising with `pseudonymiser`.
+pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>, pseudonymiser: Pseudonymiser) -> Result<Pipeline> {
     let indicators = match &settings.indicators_dir {
         Some(dir) => indicators::load_dir(dir)?,
         None => indicators::builtin(),
@@ -83,7 +83,8 @@ pub struct ReplayOptions {
 
 /// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
 pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: ReplayOptions) -> Result<Report> {
-    let mut pipeline = build_pipeline(settings, options.metrics_addr)?;
+    let key = pseudonymiser(settings, false)?;
+    let mut pipeline = build_pipeline(settings, options.metrics_addr, key.clone())?;
     let mut source = FileSource::open(from_dir)?;
     let mut lag = metrics::source::SourceLag::new(pipeline.metrics(), from_dir, &source.topics());
     for ignored in source.ignored_files() {
@@ -121,7 +122,7 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: Repl
         notes.push(pace.summary(elapsed));
     }
     if options.measure_state {
-        notes.push(measure_checkpoints(settings, &mut pipeline)?);
+        notes.push(measure_checkpoints(settings, &mut pipeline, &key)?);
     }
     Ok(Report { stats: pipeline.stats().clone(), elapsed, out: out.display().to_string(), notes })
 }
@@ -176,7 +177,7 @@ impl Pace {
 /// Writes every household's checkpoint (what a Kafka deployment keeps in its changelog) and
 /// restores them all into a fresh pipeline: the state's size per household and the restore
 /// time, without a broker in the way.
-fn measure_checkpoints(settings: &Settings, pipeline: &mut Pipeline) -> Result<String> {
+fn measure_checkpoints(settings: &Settings, pipeline: &mut Pipeline, key: &Pseudonymiser) -> Result<String> {
     let peak = peak_memory_mib().map_or_else(|| "unknown".to_owned(), |m| format!("{m} MiB"));
     let mut checkpoints = Vec::new();
     for household in pipeline.take_changed() {
@@ -188,7 +189,8 @@ fn measure_checkpoints(settings: &Settings, pipeline: &mut Pipeline) -> Result<S
     // The changelog producer compresses with lz4 (Kafka compresses whole batches, so this
     // per-checkpoint figure is an upper bound).
     let compressed: usize = checkpoints.iter().map(|(_, b)| lz4_flex::block::compress(b).len()).sum();
-    let mut fresh = build_pipeline(settings, None)?;
+    // The same key: a checkpoint refuses to restore under another.
+    let mut fresh = build_pipeline(settings, None, key.clone())?;
     let started = Instant::now();
     for (household, snapshot) in &checkpoints {
         fresh.restore(household, snapshot)?;
@@ -235,22 +237,25 @@ fn grader_source(settings: &Settings) -> Result<GraderSource> {
 }
 
 /// The pseudonymisation key: a key file from the configuration, else `FANGPIN_PSEUDONYM_KEY`,
-/// else a random key for this run only (pseudonyms then differ between runs).
-fn pseudonymiser(settings: &Settings) -> Result<Pseudonymiser> {
+/// else (`required` false: replays and demos) a random key for this run only. Both hold the
+/// key the same way: hex digits, at least 32 (16 bytes), as `openssl rand -hex 32` prints.
+pub fn pseudonymiser(settings: &Settings, required: bool) -> Result<Pseudonymiser> {
     if let Some(path) = &settings.pseudonym_key_file {
-        let key = std::fs::read(path).with_context(|| format!("reading pseudonym key file {}", path.display()))?;
-        return Ok(Pseudonymiser::new(trim(&key))?);
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading pseudonym key file {}", path.display()))?;
+        return Pseudonymiser::from_hex(&text).with_context(|| format!("pseudonym key file {}", path.display()));
     }
     if let Some(p) = Pseudonymiser::from_env()? {
         return Ok(p);
     }
+    if required {
+        bail!(
+            "no pseudonym key: set privacy.pseudonym_key_file or FANGPIN_PSEUDONYM_KEY (hex, e.g. from \
+             `openssl rand -hex 32`). State kept across restarts needs the same key every time, or the same \
+             person gets a new pseudonym and is counted twice"
+        );
+    }
     tracing::warn!("no pseudonym key configured (FANGPIN_PSEUDONYM_KEY or privacy.pseudonym_key_file): using a random key for this run");
     Ok(Pseudonymiser::ephemeral())
-}
-
-fn trim(key: &[u8]) -> &[u8] {
-    let end = key.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
-    &key[..end]
 }
 
 fn spinner() -> ProgressBar {
@@ -269,7 +274,7 @@ pub struct ParseReport {
 /// Reads and decodes `from_dir` (JSON, validation, pseudonyms) and keeps nothing: the upper
 /// bound of a replay's speed, against which the whole pipeline is measured.
 pub fn parse_only(settings: &Settings, from_dir: &Path) -> Result<ParseReport> {
-    let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser(settings)?);
+    let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser(settings, false)?);
     let mut source = FileSource::open(from_dir)?;
     let started = Instant::now();
     let (mut records, mut rejected) = (0, 0);

@@ -46,3 +46,24 @@ fn a_rate_of_zero_and_unknown_configuration_keys_are_refused() {
     let stderr = fails(&["cases", "verify-audit", "--db", "mysql://somewhere/db"]);
     assert!(stderr.contains("expected sqlite://FILE or postgres://"), "{stderr}");
 }
+
+/// Kafka mode keeps state across restarts, so it refuses to start without a configured key, and
+/// the key file holds hex like the environment variable.
+#[cfg(feature = "kafka")]
+#[test]
+fn kafka_mode_needs_a_pseudonym_key_and_key_files_hold_hex() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(["run", "--brokers", "127.0.0.1:9", "--stop-at-end"])
+        .env_remove("FANGPIN_PSEUDONYM_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("no pseudonym key"), "{stderr}");
+    let key = dir.path().join("pseudonym.key");
+    std::fs::write(&key, "raw text, not hex digits\n").unwrap();
+    let config = dir.path().join("fangpin.toml");
+    std::fs::write(&config, format!("[privacy]\npseudonym_key_file = \"{}\"\n", key.display())).unwrap();
+    let stderr = fails(&["run", "--brokers", "127.0.0.1:9", "--stop-at-end", "--config", config.to_str().unwrap()]);
+    assert!(stderr.contains("pseudonym key file") && stderr.contains("hex"), "{stderr}");
+}

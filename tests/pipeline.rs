@@ -289,3 +289,33 @@ async fn months_at_the_edge_of_the_years_never_make_state_unrestorable() {
     let mut fresh = pipeline();
     fresh.restore(&household, &snapshot).expect("a checkpoint of January 1900 restores");
 }
+
+/// A checkpoint carries its pseudonym key's fingerprint: restored under another key it is
+/// refused (its people would not match today's pseudonyms), under the same key it restores, and
+/// one written before fingerprints existed still restores.
+#[tokio::test]
+async fn a_checkpoint_written_under_another_key_is_refused() {
+    use fangpin_connectors::{Decoder, DecoderConfig, Pseudonymiser};
+    use fangpin_models::RulesGrader;
+    use fangpin_pipelines::registry::GraderSource;
+    use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig, PipelineError};
+
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    p.process(vec![record(Topic::Roster, 1, roster()), record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "settled"))], &mut sink)
+        .await
+        .unwrap();
+    let household = fangpin_connectors::event::HouseholdCode::parse(HOUSEHOLD).unwrap();
+    let snapshot = p.checkpoint(&household).unwrap().unwrap();
+    pipeline().restore(&household, &snapshot).expect("the same key restores");
+    let other = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"another key, sixteen bytes or more").unwrap());
+    let rules = GraderSource::Fixed(std::sync::Arc::new(RulesGrader::default()));
+    let mut stranger = Pipeline::new(PipelineConfig::default(), other, rules, Metrics::new()).unwrap();
+    match stranger.restore(&household, &snapshot) {
+        Err(PipelineError::KeyMismatch { .. }) => {}
+        other => panic!("restored under another key: {other:?}"),
+    }
+    let mut old: Value = serde_json::from_slice(&snapshot).unwrap();
+    old.as_object_mut().unwrap().remove("key");
+    stranger.restore(&household, old.to_string().as_bytes()).expect("a checkpoint without a fingerprint restores");
+}

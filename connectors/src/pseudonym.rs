@@ -129,6 +129,16 @@ impl Pseudonymiser {
         }
     }
 
+    /// A short public fingerprint of the key (16 hex digits of an HMAC of a fixed label): equal
+    /// keys have equal fingerprints, and it reveals nothing of the key or of any pseudonym.
+    /// Checkpoints carry it, so that state written under one key is never mixed with records
+    /// pseudonymised under another.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"fangpin pseudonym key fingerprint");
+        hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
     /// A pseudonymiser with a random 32-byte key that is never stored.
     ///
     /// Its pseudonyms are stable only within this run (this process): state kept across runs or

@@ -9,7 +9,7 @@
 //! read, or knowingly refuse, an older changelog:
 //!
 //! ```text
-//! {"v":1,"household":"420922101201-0042","oldest":"2024-01","newest":"2024-08",
+//! {"v":1,"household":"420922101201-0042","key":"3f9c0a1b2c3d4e5f","oldest":"2024-01","newest":"2024-08",
 //!  "profile":{..roster entry..},
 //!  "records":[{"event":"medical",..},..],           the ledger, in key order
 //!  "reversed":["S1"],                                settlements cancelled
@@ -21,6 +21,9 @@
 //! Empty parts are left out. JSON because an operator can read a changelog record with any
 //! Kafka console tool and the events already serialise exactly (money as decimal strings,
 //! timestamps with their offset); the same state always gives the same bytes.
+//!
+//! `key` is the pseudonym key's fingerprint: a checkpoint written under another key is refused
+//! with [`PipelineError::KeyMismatch`], since its people would not match today's pseudonyms.
 //!
 //! It never holds a resident ID number: events carry pseudonyms only, and the payloads of
 //! waiting records were masked when they arrived, as in dead letters.
@@ -49,6 +52,9 @@ const VERSION: u32 = 1;
 struct Snapshot<'a> {
     v: u32,
     household: Cow<'a, HouseholdCode>,
+    /// The pseudonym key's fingerprint; checkpoints written before it was added have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     oldest: Option<Month>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +124,7 @@ impl<'a> Origin<'a> {
 /// `code`'s checkpoint, or `None` when nothing is held for it any more (write a tombstone).
 pub(crate) fn encode(
     code: &HouseholdCode,
+    key: &str,
     state: &State,
     alerts: BookEntry,
     shadow_alerts: BookEntry,
@@ -132,6 +139,7 @@ pub(crate) fn encode(
     let snapshot = Snapshot {
         v: VERSION,
         household: Cow::Borrowed(code),
+        key: Some(Cow::Borrowed(key)),
         oldest: state.oldest(),
         newest: state.newest(),
         profile: household.map(|h| Cow::Borrowed(&h.profile)),
@@ -162,7 +170,7 @@ pub(crate) struct Restored {
 }
 
 /// Reads `code`'s checkpoint; refuses another version, another household's, or a damaged one.
-pub(crate) fn decode(code: &HouseholdCode, bytes: &[u8]) -> Result<Restored, PipelineError> {
+pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Restored, PipelineError> {
     let fail = |message: String| PipelineError::Checkpoint { household: code.to_string(), message };
     let s: Snapshot = match serde_json::from_slice(bytes) {
         Ok(s) => s,
@@ -183,6 +191,9 @@ pub(crate) fn decode(code: &HouseholdCode, bytes: &[u8]) -> Result<Restored, Pip
     }
     if *s.household != *code {
         return Err(fail(format!("the record holds household {}", s.household)));
+    }
+    if let Some(written) = s.key.as_deref().filter(|w| *w != key) {
+        return Err(PipelineError::KeyMismatch { household: code.to_string(), written: written.to_owned(), ours: key.to_owned() });
     }
     let belongs = |e: &Event| e.household() == Some(code);
     if let Some(e) = s.records.iter().chain(s.parked.iter().map(|p| &p.event)).find(|e| !belongs(e)) {

@@ -27,6 +27,14 @@ pub enum PipelineError {
     /// another household): the deployment's changelog topic must be repaired or rebuilt.
     #[error("checkpoint of household {household}: {message}")]
     Checkpoint { household: String, message: String },
+    /// A checkpoint was written under another pseudonym key: its people would not match the
+    /// records pseudonymised now (wages counted twice). The operator must start the instance
+    /// with the key the changelog was written with.
+    #[error(
+        "the checkpoint of household {household} was written with the pseudonym key whose fingerprint is {written}, \
+         this instance's key has fingerprint {ours}: configure the key the changelog was written with"
+    )]
+    KeyMismatch { household: String, written: String, ours: String },
     /// An invariant broke: a bug, please report it.
     #[error("internal error (a bug): {0}")]
     Internal(String),

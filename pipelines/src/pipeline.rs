@@ -415,7 +415,7 @@ impl Pipeline {
     /// `None` when it holds nothing any more, to be written as a tombstone.
     pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
         let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
-        checkpoint::encode(household, &self.state, self.book.entry(household), shadow_alerts)
+        checkpoint::encode(household, &self.decoder.key_fingerprint(), &self.state, self.book.entry(household), shadow_alerts)
     }
 
     /// Forgets every household: state, waiting records and the alert books, as
@@ -443,7 +443,7 @@ impl Pipeline {
             }
             return Ok(());
         }
-        let r = checkpoint::decode(household, snapshot)?;
+        let r = checkpoint::decode(household, &self.decoder.key_fingerprint(), snapshot)?;
         self.state.restore(household.clone(), r.household, r.parked, r.waiting_reversals, &r.seen);
         self.book.restore(household, r.alerts);
         if let Some(shadow) = &mut self.shadow {

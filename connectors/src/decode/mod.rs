@@ -160,6 +160,11 @@ impl Decoder {
         Decoder { config, pseudonymiser }
     }
 
+    /// The fingerprint of the pseudonym key (see [`Pseudonymiser::fingerprint`]).
+    pub fn key_fingerprint(&self) -> String {
+        self.pseudonymiser.fingerprint()
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &DecoderConfig {
         &self.config
