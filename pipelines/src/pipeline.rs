@@ -174,6 +174,14 @@ impl Pipeline {
             self.apply(sink, record, event)?;
         }
         self.state.prune();
+        for provenance in self.state.expire_parked() {
+            let rejection = Rejection::new(
+                RejectReason::UnknownHousehold,
+                "household_code",
+                "the household was still not on the roster months after the record's month",
+            );
+            self.dead_letter_parked(sink, &provenance, &rejection)?;
+        }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
 

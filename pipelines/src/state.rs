@@ -21,6 +21,15 @@ pub enum Outcome {
     BeyondWindow,
 }
 
+/// Months a record may wait for its household's roster entry after the stream has moved past
+/// its own month: departments publish a new household's roster entry within weeks.
+pub const PARK_MONTHS: i32 = 2;
+
+/// Most records one household may have waiting for its roster entry; later ones are
+/// dead-lettered at once, so that one unknown household cannot grow state (or a checkpoint
+/// beyond what a broker accepts) without bound.
+pub const MAX_PARKED_PER_HOUSEHOLD: usize = 200;
+
 /// Where a waiting record came from, with its payload already masked, so that it can still be
 /// dead-lettered if its household never appears.
 #[derive(Clone, Debug, PartialEq)]
@@ -198,6 +207,40 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Records that waited too long for their household's roster entry, removed from state: those
+    /// whose month is more than [`PARK_MONTHS`] before the stream's newest month (the event-time
+    /// watermark), and beyond the first [`MAX_PARKED_PER_HOUSEHOLD`] of a household. Without
+    /// this, a continuous run would keep every record of an unknown household for ever.
+    pub fn expire_parked(&mut self) -> Vec<Provenance> {
+        let newest = self.newest;
+        let too_old = |e: &Event| newest.is_some_and(|n| e.month().index() < n.index() - PARK_MONTHS);
+        let mut expired = Vec::new();
+        let mut emptied = Vec::new();
+        for (code, waiting) in &mut self.parked {
+            let before = waiting.len();
+            let mut kept = Vec::with_capacity(waiting.len());
+            for (p, e) in waiting.drain(..) {
+                if too_old(&e) || kept.len() >= MAX_PARKED_PER_HOUSEHOLD {
+                    expired.push(p);
+                } else {
+                    kept.push((p, e));
+                }
+            }
+            *waiting = kept;
+            if waiting.len() != before {
+                self.changed.insert(code.clone());
+            }
+            if waiting.is_empty() {
+                emptied.push(code.clone());
+            }
+        }
+        for code in emptied {
+            self.parked.remove(&code);
+        }
+        sort_by_origin(&mut expired);
+        expired
     }
 
     /// Records still waiting for a roster entry; emptied. Called at the end of a replay, when
