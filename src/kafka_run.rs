@@ -41,6 +41,7 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     let mut notes = Vec::new();
     let started = Instant::now();
     let stop = stop_signal();
+    sink.abandon_on(stop.clone());
     while !stop.load(Ordering::Relaxed) {
         let polled = source.poll(settings.batch_size, linger)?;
         if source.generation() != generation {
@@ -75,7 +76,8 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
             source.mark_processed();
         }
         if source.has_uncommitted() && (polled.idle || last_commit.elapsed() >= commit_interval) {
-            checkpoint(&mut pipeline, &source, &mut sink, kafka)?;
+            checkpoint(&mut pipeline, &source, &mut sink, kafka)
+                .context("stopping without committing (the records since the last commit will be read again)")?;
             match source.commit() {
                 Ok(()) => {
                     last_commit = Instant::now();
@@ -102,7 +104,10 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
         // dead-lettered, as at the end of a file replay.
         pipeline.finish(&mut sink)?;
     }
-    checkpoint(&mut pipeline, &source, &mut sink, kafka)?;
+    // Nothing is committed that the broker has not acknowledged: if it is gone, a stop ends
+    // here, and the records since the last commit are read again by whoever resumes.
+    checkpoint(&mut pipeline, &source, &mut sink, kafka)
+        .context("stopping without committing (the records since the last commit will be read again)")?;
     source.commit()?;
     let out = format!(
         "Kafka at {}: {}, {}, {}, {}",

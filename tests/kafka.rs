@@ -527,3 +527,36 @@ fn a_damaged_changelog_record_is_dead_lettered_and_the_restore_goes_on() {
     assert_eq!(damaged.len(), 2, "{damaged:?}");
     assert!(damaged.iter().all(|d| d["headers"]["source_topic"] == "fangpin-state-changelog"), "{damaged:?}");
 }
+
+/// SIGTERM stops an instance within a bounded time even when the broker has just died with
+/// outputs unacknowledged: it gives up after a grace period and commits nothing it could not
+/// flush (the records since the last commit are read again by whoever resumes).
+#[test]
+fn sigterm_stops_an_instance_in_bounded_time_when_the_broker_is_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start();
+    let world = simulate(tmp.path(), "4000", "8");
+    let cfg = config(tmp.path(), "run", "fangpin", "");
+    let status = fangpin().args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success());
+    client(&["publish", &broker.address(), world.to_str().unwrap()]);
+    let mut a = Instance::start("a", &broker, &cfg, &["--batch-size", "5000"]);
+    std::thread::sleep(Duration::from_secs(6));
+    broker.child.kill().unwrap();
+    broker.child.wait().unwrap();
+    let pid = a.child.id().to_string();
+    let stopped = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = a.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(60), "SIGTERM without a broker: still running after 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = a.log.lock().unwrap().join("\n");
+    eprintln!("stopped {:.1} s after SIGTERM, {status}", stopped.elapsed().as_secs_f64());
+    if !status.success() {
+        assert!(log.contains("stopping without committing") && log.contains("waited for the broker"), "{log}");
+    }
+}

@@ -4,8 +4,8 @@
 //! acknowledged everything queued and fails if any message could not be delivered, so that the
 //! caller never commits input offsets for outputs that were lost.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -19,6 +19,13 @@ use crate::{ConnectorError, Sink};
 
 /// How often a flush that is still waiting for acknowledgements says so.
 const FLUSH_REPORT: Duration = Duration::from_secs(30);
+
+/// How long a flush still waits once the process is asked to stop: enough for a live broker to
+/// acknowledge a batch, bounded for one that is gone.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How often a waiting flush checks whether it was asked to give up.
+const FLUSH_STEP: Duration = Duration::from_millis(500);
 
 /// Counts failed deliveries and keeps the first failure.
 #[derive(Default)]
@@ -48,6 +55,9 @@ impl ProducerContext for Deliveries {
 pub struct KafkaSink {
     producer: BaseProducer<Deliveries>,
     settings: KafkaSettings,
+    /// Raised when the process is asked to stop: a flush then gives up instead of waiting for a
+    /// broker that may never come back.
+    abandon: Arc<AtomicBool>,
 }
 
 impl KafkaSink {
@@ -68,7 +78,13 @@ impl KafkaSink {
             .set("linger.ms", "20")
             .create_with_context(Deliveries::default())
             .map_err(|e| kafka_error("creating the producer", e))?;
-        Ok(KafkaSink { producer, settings: settings.clone() })
+        Ok(KafkaSink { producer, settings: settings.clone(), abandon: Arc::new(AtomicBool::new(false)) })
+    }
+
+    /// Makes flushes give up once `flag` is raised (SIGTERM), failing with what was not
+    /// acknowledged, so that a stop is bounded even when the broker is gone.
+    pub fn abandon_on(&mut self, flag: Arc<AtomicBool>) {
+        self.abandon = flag;
     }
 
     /// Queues a message to a topic given by its real name, to `partition` if given, else by key;
@@ -115,11 +131,25 @@ impl Sink for KafkaSink {
     /// that cannot be delivered within librdkafka's `message.timeout.ms` fails, and the flush
     /// with it.
     fn flush(&mut self) -> Result<(), ConnectorError> {
-        while let Err(e) = self.producer.flush(FLUSH_REPORT) {
-            if self.producer.in_flight_count() == 0 {
+        let (mut waited, mut stopping) = (Duration::ZERO, Duration::ZERO);
+        while let Err(e) = self.producer.flush(FLUSH_STEP) {
+            let waiting = self.producer.in_flight_count();
+            if waiting == 0 {
                 return Err(kafka_error("waiting for the broker to acknowledge outputs", e));
             }
-            tracing::warn!("{} messages still wait for the broker's acknowledgement", self.producer.in_flight_count());
+            if self.abandon.load(Ordering::Relaxed) {
+                stopping += FLUSH_STEP;
+                if stopping >= STOP_GRACE {
+                    return Err(ConnectorError::Kafka(format!(
+                        "stopped while {waiting} messages still waited for the broker's acknowledgement"
+                    )));
+                }
+            }
+            waited += FLUSH_STEP;
+            if waited >= FLUSH_REPORT {
+                waited = Duration::ZERO;
+                tracing::warn!("{waiting} messages still wait for the broker's acknowledgement");
+            }
         }
         let context = self.producer.context();
         if context.failed.load(Ordering::Relaxed) > 0 {
