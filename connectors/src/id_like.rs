@@ -69,13 +69,12 @@ pub fn find(s: &str) -> Vec<Range<usize>> {
     let mut i = 0;
     while i < s.len() {
         match unit_at(s, i) {
-            Some((Unit::Digit, len)) => {
-                let (end, digits) = scan_run(s, i + len);
-                let (end, digits) = (end, digits + 1);
-                if digits >= ID_DIGITS && !is_household_code(&s[i..end]) {
-                    found.push(i..end);
+            Some((Unit::Digit, _)) => {
+                let run = scan_run(s, i);
+                if run.is_id_shaped() && !is_household_code(&s[i..run.end]) {
+                    found.push(i..run.end);
                 }
-                i = end;
+                i = run.end;
             }
             _ => i += s[i..].chars().next().map_or(1, char::len_utf8),
         }
@@ -83,23 +82,59 @@ pub fn find(s: &str) -> Vec<Range<usize>> {
     found
 }
 
-/// From just after a digit: where the run ends (after its last digit or check character) and
-/// how many more digits it holds.
-fn scan_run(s: &str, mut i: usize) -> (usize, usize) {
-    let mut digits = 0;
-    let mut end = i;
+/// A run of digits.
+struct Run {
+    /// Byte just after its last digit or check character.
+    end: usize,
+    /// Its digits, in order (ASCII).
+    digits: Vec<u8>,
+    /// Whether it ends in a check character `X`.
+    check_x: bool,
+    /// Whether separators stand between its digits.
+    joined: bool,
+}
+
+impl Run {
+    /// Unbroken, 15 or more digits are enough (better an over-masked amount than a leak). A run
+    /// with separators is one number only if it has exactly the digits of an ID (15, or 17 and
+    /// a check character that is right): otherwise it is a code, a date and a serial written
+    /// together (`NY-420982-2024-07-0031`), which departments use as identifiers.
+    fn is_id_shaped(&self) -> bool {
+        let n = self.digits.len() + usize::from(self.check_x);
+        if !self.joined {
+            return n >= ID_DIGITS;
+        }
+        match n {
+            15 => !self.check_x,
+            18 => {
+                let check = crate::pseudonym::id_card_check_char(&self.digits[..17]);
+                let last = if self.check_x { b'X' } else { self.digits[17] };
+                check == Some(last)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The run starting with the digit at byte `start`.
+fn scan_run(s: &str, start: usize) -> Run {
+    let mut run = Run { end: start, digits: Vec::new(), check_x: false, joined: false };
+    let mut i = start;
     let mut joiners = 0;
     while i < s.len() {
         match unit_at(s, i) {
             Some((Unit::Digit, len)) => {
-                digits += 1;
+                run.digits.push(digit_value(&s[i..i + len]));
+                run.joined |= joiners > 0;
                 joiners = 0;
                 i += len;
-                end = i;
+                run.end = i;
             }
             Some((Unit::Check, len)) => {
                 // The check character ends a number.
-                end = i + len;
+                run.joined |= joiners > 0;
+                run.check_x = true;
+                run.end = i + len;
                 break;
             }
             Some((Unit::Joiner, len)) if joiners < MAX_JOINERS => {
@@ -109,7 +144,19 @@ fn scan_run(s: &str, mut i: usize) -> (usize, usize) {
             _ => break,
         }
     }
-    (end, digits)
+    run
+}
+
+/// The ASCII digit a digit unit (ASCII, full-width, or an escape of either) stands for.
+fn digit_value(unit: &str) -> u8 {
+    let c = match unit.strip_prefix("\\u").or_else(|| unit.strip_prefix("\\U")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32).unwrap_or('0'),
+        None => unit.chars().next().unwrap_or('0'),
+    };
+    match c {
+        '０'..='９' => b'0' + (c as u32 - '０' as u32) as u8,
+        _ => c as u8,
+    }
 }
 
 /// Whether the text holds something shaped like a resident ID number in any spelling above.
@@ -134,20 +181,21 @@ pub fn mask(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// One ID number, 42092219800101123X, in the spellings the module claims to catch.
-    pub const SPELLINGS: [&str; 12] = [
-        "42092219800101123X",
-        "42092219800101123x",
-        "４２０９２２１９８００１０１１２３Ｘ",
-        "420922 19800101 123X",
-        "420922-1980-0101-123X",
-        "4209 2219 8001 0112 3X",
-        "420922.19800101.123X",
-        "420922\u{3000}19800101\u{3000}123X",
-        "4209221980\u{fffd}0101123X",
-        "420922\u{200b}19800101123X",
-        "\\u0034\\u0032\\u0030\\u0039\\u0032\\u0032\\u0031\\u0039\\u0038\\u0030\\u0030\\u0031\\u0030\\u0031\\u0031\\u0032\\u0033\\u0058",
-        "420922198001011",
+    /// One valid ID number, 42092219800101102X, in the spellings the module claims to catch.
+    pub const SPELLINGS: [&str; 13] = [
+        "42092219800101102X",
+        "42092219800101102x",
+        "４２０９２２１９８００１０１１０２Ｘ",
+        "420922 19800101 102X",
+        "420922-1980-0101-102X",
+        "4209 2219 8001 0110 2X",
+        "420922.19800101.102X",
+        "420922\u{3000}19800101\u{3000}102X",
+        "4209221980\u{fffd}0101102X",
+        "420922\u{200b}19800101102X",
+        "\\u0034\\u0032\\u0030\\u0039\\u0032\\u0032\\u0031\\u0039\\u0038\\u0030\\u0030\\u0031\\u0030\\u0031\\u0031\\u0030\\u0032\\u0058",
+        "420922800101102",
+        "420922 198001011230",
     ];
 
     #[test]
@@ -164,6 +212,9 @@ mod tests {
     fn household_codes_amounts_dates_and_phones_survive() {
         for s in [
             "420922101201-0042",
+            "NY-420982-2024-07-0031",
+            "ZY420982203107-0009-202407-01",
+            "420922 19800101 1021",
             "户 420984118009-0201 工资 12345678901234 分",
             "2024-06-15T10:20:00+08:00",
             "电话 138 1234 5678",

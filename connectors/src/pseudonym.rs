@@ -129,6 +129,15 @@ impl Pseudonymiser {
         }
     }
 
+    /// A keyed hash standing for an identifier that must not be kept as it is: `h:` and 32 hex
+    /// digits, in another domain than the person keys.
+    pub fn opaque(&self, value: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"fangpin identifier\0");
+        mac.update(value.as_bytes());
+        format!("h:{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
     /// A short public fingerprint of the key (16 hex digits of an HMAC of a fixed label): equal
     /// keys have equal fingerprints, and it reveals nothing of the key or of any pseudonym.
     /// Checkpoints carry it, so that state written under one key is never mixed with records

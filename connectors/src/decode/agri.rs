@@ -8,7 +8,7 @@ use crate::event::{Event, FarmReport, AREA_DECIMALS};
 const MU_DECIMALS: usize = 4;
 
 pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
-    let report_id = text(o, "report_id")?;
+    let report_id = d.identifier(o, "report_id")?;
     let household = d.household(o)?;
     let month = dashed_month(o, "month")?;
     let product = code(o, "product")?;

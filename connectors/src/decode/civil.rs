@@ -5,7 +5,7 @@ use super::{Decoder, Rejection};
 use crate::event::{AssistancePayment, Event};
 
 pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
-    let payment_id = text(o, "payment_id")?;
+    let payment_id = d.identifier(o, "payment_id")?;
     let household = d.household(o)?;
     let month = dashed_month(o, "month")?;
     let kind = code(o, "kind")?;

@@ -5,7 +5,7 @@ use super::{Decoder, Rejection};
 use crate::event::{DisasterReport, Event, Month};
 
 pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
-    let event_id = text(o, "event_id")?;
+    let event_id = d.identifier(o, "event_id")?;
     let household = d.household(o)?;
     let hazard = code(o, "hazard")?;
     let occurred_at = instant(o, "occurred_at")?;

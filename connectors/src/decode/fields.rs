@@ -375,6 +375,19 @@ impl Decoder {
         Ok(s.to_owned())
     }
 
+    /// A department's identifier (settlement, report, payment, event, station, staff number).
+    /// Identifiers are kept in state and checkpoints, so one that spells a resident ID number
+    /// (a settlement numbered by the patient's ID, say) is replaced by a keyed hash of itself:
+    /// the same identifier always gives the same replacement, so duplicates, corrections and
+    /// reversals still meet, and the number itself goes no further.
+    pub(super) fn identifier(&self, obj: &Object, field: &'static str) -> Result<String, Rejection> {
+        let s = text(obj, field)?;
+        if crate::id_like::contains(&s) {
+            return Ok(self.pseudonymiser.opaque(&s));
+        }
+        Ok(s)
+    }
+
     /// A required ID number, validated and turned into its pseudonym right away.
     pub(super) fn person(&self, obj: &Object, field: &'static str) -> Result<PersonKey, Rejection> {
         let s = string(obj, field)?;

@@ -26,7 +26,7 @@ pub(super) fn decode_price(d: &Decoder, o: &Object) -> Result<Event, Rejection> 
 }
 
 pub(super) fn decode_weather(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
-    let station_id = text(o, "station_id")?;
+    let station_id = d.identifier(o, "station_id")?;
     let county_code = d.county(o, "county_code")?;
     let date = date(o, "date")?;
     let rainfall_mm = number(o, "rainfall_mm", 0.0..=MAX_RAINFALL_MM)?;

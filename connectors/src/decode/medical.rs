@@ -5,7 +5,7 @@ use super::{Decoder, RejectReason, Rejection};
 use crate::event::{Event, MedicalSettlement, Month};
 
 pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
-    let settlement_id = text(o, "settlement_id")?;
+    let settlement_id = d.identifier(o, "settlement_id")?;
     let status = code(o, "status")?;
     let household = d.household(o)?;
     let patient = d.person(o, "id_card")?;

@@ -13,7 +13,7 @@ pub(super) fn decode(d: &Decoder, o: &Object) -> Result<Event, Rejection> {
     // Measures are free-form codes ("e.g." in the contract): the list is open, so only their
     // shape is checked.
     let assistance = strings(o, "assistance")?;
-    let verifier = text(o, "verifier")?;
+    let verifier = d.identifier(o, "verifier")?;
     Ok(Event::Outcome(VerificationOutcome { alert_id, household, verified_at, method, outcome, assistance, verifier }))
 }
 
