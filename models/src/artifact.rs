@@ -123,9 +123,10 @@ impl ModelArtifact {
             }
         }
         let t = &self.thresholds;
-        let ordered = [t.low, t.medium, t.high].iter().all(|v| (0.0..=1.0).contains(v)) && t.low <= t.medium && t.medium <= t.high;
+        // A threshold above 1 only means "never": allowed. Out of order or not a number is not.
+        let ordered = [t.low, t.medium, t.high].iter().all(|v| v.is_finite()) && t.low <= t.medium && t.medium <= t.high;
         if !ordered {
-            return bad(format!("its thresholds low {} ≤ medium {} ≤ high {} are not probabilities in order", t.low, t.medium, t.high));
+            return bad(format!("its thresholds low {} ≤ medium {} ≤ high {} are not numbers in order", t.low, t.medium, t.high));
         }
         Ok(())
     }
