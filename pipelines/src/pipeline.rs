@@ -178,7 +178,7 @@ impl Pipeline {
             let rejection = Rejection::new(
                 RejectReason::UnknownHousehold,
                 "household_code",
-                "the household was still not on the roster months after the record's month",
+                "too many records wait for this household's roster entry",
             );
             self.dead_letter_parked(sink, &provenance, &rejection)?;
         }

@@ -21,10 +21,6 @@ pub enum Outcome {
     BeyondWindow,
 }
 
-/// Months a record may wait for its household's roster entry after the stream has moved past
-/// its own month: departments publish a new household's roster entry within weeks.
-pub const PARK_MONTHS: i32 = 2;
-
 /// Most records one household may have waiting for its roster entry; later ones are
 /// dead-lettered at once, so that one unknown household cannot grow state (or a checkpoint
 /// beyond what a broker accepts) without bound.
@@ -209,35 +205,21 @@ impl State {
         }
     }
 
-    /// Records that waited too long for their household's roster entry, removed from state: those
-    /// whose month is more than [`PARK_MONTHS`] before the stream's newest month (the event-time
-    /// watermark), and beyond the first [`MAX_PARKED_PER_HOUSEHOLD`] of a household. Without
-    /// this, a continuous run would keep every record of an unknown household for ever.
+    /// Records beyond the first [`MAX_PARKED_PER_HOUSEHOLD`] waiting for one household's roster
+    /// entry, removed from state, so that one unknown household cannot grow the state (or its
+    /// checkpoint) without bound.
+    ///
+    /// There is no deadline in time yet: the newest month seen is not one. On Kafka each
+    /// instance sees the feeds of its own partitions, read at their own pace, so a deadline
+    /// against it expired records whose roster entry was still on its way, and expired
+    /// different records depending on how partitions were spread (seen in the failover test).
     pub fn expire_parked(&mut self) -> Vec<Provenance> {
-        let newest = self.newest;
-        let too_old = |e: &Event| newest.is_some_and(|n| e.month().index() < n.index() - PARK_MONTHS);
         let mut expired = Vec::new();
-        let mut emptied = Vec::new();
         for (code, waiting) in &mut self.parked {
-            let before = waiting.len();
-            let mut kept = Vec::with_capacity(waiting.len());
-            for (p, e) in waiting.drain(..) {
-                if too_old(&e) || kept.len() >= MAX_PARKED_PER_HOUSEHOLD {
-                    expired.push(p);
-                } else {
-                    kept.push((p, e));
-                }
-            }
-            *waiting = kept;
-            if waiting.len() != before {
+            if waiting.len() > MAX_PARKED_PER_HOUSEHOLD {
+                expired.extend(waiting.drain(MAX_PARKED_PER_HOUSEHOLD..).map(|(p, _)| p));
                 self.changed.insert(code.clone());
             }
-            if waiting.is_empty() {
-                emptied.push(code.clone());
-            }
-        }
-        for code in emptied {
-            self.parked.remove(&code);
         }
         sort_by_origin(&mut expired);
         expired

@@ -1,6 +1,6 @@
 //! `dept.agri.production`: harvest and loss assessments per product.
 
-use super::fields::{code, dashed_month, decimal, invalid, text, yuan, Object};
+use super::fields::{code, dashed_month, decimal, invalid, yuan, Object};
 use super::{Decoder, Rejection};
 use crate::event::{Event, FarmReport, AREA_DECIMALS};
 

@@ -1,6 +1,6 @@
 //! `dept.civil.assistance`: transfers paid to households.
 
-use super::fields::{code, dashed_month, text, yuan, Object};
+use super::fields::{code, dashed_month, yuan, Object};
 use super::{Decoder, Rejection};
 use crate::event::{AssistancePayment, Event};
 

@@ -1,6 +1,6 @@
 //! `dept.emergency.disasters`: disaster damage per household.
 
-use super::fields::{code, instant, text, yuan, Object};
+use super::fields::{code, instant, yuan, Object};
 use super::{Decoder, Rejection};
 use crate::event::{DisasterReport, Event, Month};
 

@@ -1,6 +1,6 @@
 //! `market.prices` and `weather.observations`: county-level index feeds.
 
-use super::fields::{code, date, decimal, invalid, number, optional_number, text, Object};
+use super::fields::{code, date, decimal, invalid, number, optional_number, Object};
 use super::{Decoder, Rejection};
 use crate::event::{Event, PriceObservation, WeatherObservation};
 

@@ -1,6 +1,6 @@
 //! `dept.medical.settlements`: settled medical bills and their reversals.
 
-use super::fields::{code, instant, invalid, text, yuan, Object};
+use super::fields::{code, instant, invalid, yuan, Object};
 use super::{Decoder, RejectReason, Rejection};
 use crate::event::{Event, MedicalSettlement, Month};
 
