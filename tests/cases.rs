@@ -332,7 +332,7 @@ fn suite(url: &str) {
         .send_json(json!({"outcome": "no_risk"}))
         .unwrap();
     assert_eq!(forged.status().as_u16(), 403, "{}", forged.body_mut().read_to_string().unwrap());
-    let id_note = json!({"outcome": "no_risk", "note": "户主身份证 ４２０９２２ １９８００１０１ １２３Ｘ"});
+    let id_note = json!({"outcome": "no_risk", "note": "户主身份证 ４２０９２２ １９８００１０１ １０２Ｘ"});
     assert_eq!(post(&base, &a, "/api/tasks/aaaa0002-00000000-00000002/outcome", id_note).0, 400);
     assert_eq!(svc.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE status = 'answered'"), 0);
 

@@ -63,15 +63,27 @@ fn is_household_code(run: &str) -> bool {
     b.len() == 17 && b[12] == b'-' && b.iter().enumerate().all(|(i, c)| i == 12 || c.is_ascii_digit())
 }
 
-/// The byte ranges of every ID-shaped run in `s`.
+/// The byte ranges of every ID-shaped run in `s`: broadly, for masking and for refusing free
+/// text (a mistyped ID number is personal data too; an over-masked code costs little).
 pub fn find(s: &str) -> Vec<Range<usize>> {
+    runs(s, false)
+}
+
+/// Whether `s` spells a real resident ID number (with separators, only with a right check
+/// character): narrowly, for identifiers that are replaced when they do, so that codes like
+/// `NY-420982-2024-07-0031` stay readable.
+pub fn spells_id_number(s: &str) -> bool {
+    !runs(s, true).is_empty()
+}
+
+fn runs(s: &str, exact: bool) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < s.len() {
         match unit_at(s, i) {
             Some((Unit::Digit, _)) => {
                 let run = scan_run(s, i);
-                if run.is_id_shaped() && !is_household_code(&s[i..run.end]) {
+                if run.is_id_shaped(exact) && !is_household_code(&s[i..run.end]) {
                     found.push(i..run.end);
                 }
                 i = run.end;
@@ -95,14 +107,16 @@ struct Run {
 }
 
 impl Run {
-    /// Unbroken, 15 or more digits are enough (better an over-masked amount than a leak). A run
-    /// with separators is one number only if it has exactly the digits of an ID (15, or 17 and
-    /// a check character that is right): otherwise it is a code, a date and a serial written
-    /// together (`NY-420982-2024-07-0031`), which departments use as identifiers.
-    fn is_id_shaped(&self) -> bool {
+    /// Unbroken, 15 or more digits are enough. A run with separators is one number if it has
+    /// the digits of an ID (15 to 18, the last may be `X`; `exact`: exactly 15, or 17 and a check
+    /// character that is right); longer ones are a code, a date and a serial written together.
+    fn is_id_shaped(&self, exact: bool) -> bool {
         let n = self.digits.len() + usize::from(self.check_x);
         if !self.joined {
             return n >= ID_DIGITS;
+        }
+        if !exact {
+            return (ID_DIGITS..=18).contains(&n);
         }
         match n {
             15 => !self.check_x,
@@ -209,12 +223,21 @@ mod tests {
     }
 
     #[test]
+    fn identifiers_are_replaced_only_when_they_spell_a_real_number() {
+        assert!(spells_id_number("S-42092219800101102X"));
+        assert!(spells_id_number("420922 19800101 102X"));
+        for id in ["NY-420982-2024-07-0031", "420922 19800101 1021", "AG-420921-U0000014"] {
+            assert!(!spells_id_number(id), "{id}");
+        }
+        // Masking stays broad: a mistyped number is masked all the same.
+        assert!(contains("420922 19800101 1021"));
+    }
+
+    #[test]
     fn household_codes_amounts_dates_and_phones_survive() {
         for s in [
             "420922101201-0042",
-            "NY-420982-2024-07-0031",
             "ZY420982203107-0009-202407-01",
-            "420922 19800101 1021",
             "户 420984118009-0201 工资 12345678901234 分",
             "2024-06-15T10:20:00+08:00",
             "电话 138 1234 5678",

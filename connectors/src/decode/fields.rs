@@ -382,7 +382,7 @@ impl Decoder {
     /// reversals still meet, and the number itself goes no further.
     pub(super) fn identifier(&self, obj: &Object, field: &'static str) -> Result<String, Rejection> {
         let s = text(obj, field)?;
-        if crate::id_like::contains(&s) {
+        if crate::id_like::spells_id_number(&s) {
             return Ok(self.pseudonymiser.opaque(&s));
         }
         Ok(s)
