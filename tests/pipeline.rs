@@ -349,3 +349,96 @@ async fn records_waiting_for_a_roster_entry_are_bounded_per_household() {
     p.finish(&mut sink).unwrap();
     assert_eq!(unknown(&sink), 250);
 }
+
+/// A property, over 60 seeded random histories of one household: its records in any arrival
+/// order (reversals before their settlement, late months, duplicates anywhere, micro-batches
+/// of any size) give the same ledger as event-time order. Corrections keep their order (a
+/// correction is the later report of an id, by definition). Money stays decimal strings.
+#[tokio::test]
+async fn any_arrival_order_gives_the_event_time_ledger() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    let ledger = |p: &fangpin_pipelines::Pipeline| -> Value {
+        let household = fangpin_connectors::event::HouseholdCode::parse(HOUSEHOLD).unwrap();
+        let snapshot: Value = serde_json::from_slice(&p.checkpoint(&household).unwrap().unwrap()).unwrap();
+        json!({"records": snapshot["records"], "reversed": snapshot["reversed"]})
+    };
+    for case in 0..60u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
+        // (event month index for ordering, group for corrections, record)
+        let mut history: Vec<(u32, Option<String>, Topic, Value)> = Vec::new();
+        for i in 0..rng.random_range(3..12) {
+            let month = rng.random_range(1..=6u32);
+            let oop = rng.random_range(1..5000u32);
+            let id = format!("S{i}");
+            history.push((month, None, Topic::Medical, bill(&id, &format!("2024-{month:02}"), oop, "settled")));
+            if rng.random_range(0..3) == 0 {
+                let later = rng.random_range(month..=6);
+                history.push((later, None, Topic::Medical, bill(&id, &format!("2024-{month:02}"), oop, "reversed")));
+            }
+        }
+        for i in 0..rng.random_range(0..4) {
+            let month = rng.random_range(1..=6u32);
+            let report = |actual: u32| {
+                json!({"report_id": format!("A{i}"), "household_code": HOUSEHOLD, "month": format!("2024-{month:02}"),
+                       "product": "tea", "planted_mu": "10.5", "disaster_mu": "2.25",
+                       "expected_income": "8000.00", "actual_income": format!("{actual}.00")})
+            };
+            for k in 0..rng.random_range(1..3) {
+                history.push((month + k, Some(format!("A{i}")), Topic::Agri, report(rng.random_range(1000..8000))));
+            }
+        }
+        for month in 1..=6u32 {
+            if rng.random_range(0..2) == 0 {
+                let wage = rng.random_range(0..500_000u32);
+                let v = json!({"household_code": HOUSEHOLD, "id_card": id_card("19800101", 7), "ym": format!("2024{month:02}"),
+                               "status": "employed", "wage_fen": wage});
+                history.push((month, None, Topic::Employment, v));
+            }
+        }
+        // Event-time order (stable: corrections keep theirs).
+        let mut in_time = history.clone();
+        in_time.sort_by_key(|(m, _, _, _)| *m);
+        // Any order but corrections', with duplicates.
+        let mut shuffled = history.clone();
+        shuffled.shuffle(&mut rng);
+        let mut groups: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
+        for (_, g, _, v) in history.iter().filter(|(_, g, _, _)| g.is_some()) {
+            groups.entry(g.clone().unwrap()).or_default().push(v.clone());
+        }
+        for (_, g, _, v) in shuffled.iter_mut().filter(|(_, g, _, _)| g.is_some()) {
+            *v = groups.get_mut(g.as_ref().unwrap()).unwrap().remove(0);
+        }
+        for _ in 0..rng.random_range(0..4) {
+            let d = shuffled[rng.random_range(0..shuffled.len())].clone();
+            if d.1.is_none() {
+                let at = rng.random_range(0..=shuffled.len());
+                shuffled.insert(at, d);
+            }
+        }
+        let run = |order: &[(u32, Option<String>, Topic, Value)], batch: usize| {
+            let order = order.to_vec();
+            async move {
+                let mut p = pipeline();
+                let mut sink = MemorySink::default();
+                p.process(vec![record(Topic::Roster, 0, roster())], &mut sink).await.unwrap();
+                let records: Vec<_> = order.iter().enumerate().map(|(i, (_, _, t, v))| record(*t, i as u64 + 1, v.clone())).collect();
+                for chunk in records.chunks(batch) {
+                    p.process(chunk.to_vec(), &mut sink).await.unwrap();
+                }
+                p
+            }
+        };
+        let expected = ledger(&run(&in_time, usize::MAX).await);
+        let batch = rng.random_range(1..6);
+        let got = ledger(&run(&shuffled, batch).await);
+        assert_eq!(got, expected, "case {case}: arrival order changed the ledger (batches of {batch})");
+        // Money is kept as exact decimal strings, never as a JSON (float) number.
+        for r in expected["records"].as_array().unwrap() {
+            for field in ["out_of_pocket", "total_cost", "wage", "actual_income", "expected_income"] {
+                assert!(r.get(field).is_none_or(Value::is_string), "case {case}: {field} is not a decimal string in {r}");
+            }
+        }
+    }
+}
