@@ -65,9 +65,13 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         install_default_drivers();
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite://") {
-            // Create the file if needed; wait for a lock rather than fail at once.
-            let sep = if rest.contains('?') { '&' } else { '?' };
-            (Backend::Sqlite, format!("{url}{sep}mode=rwc"))
+            // Create the file if needed, unless the URL asks for another mode.
+            let url = match rest.split_once('?') {
+                Some((_, query)) if query.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
+                Some(_) => format!("{url}&mode=rwc"),
+                None => format!("{url}?mode=rwc"),
+            };
+            (Backend::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
         } else {

@@ -325,20 +325,24 @@ pub async fn authorize(
     )))
 }
 
+/// Most tasks a list shows; the rest are counted, and come up as the first are answered.
+pub const LIST_LIMIT: i64 = 500;
+
 /// The account's tasks: open ones (or all with `all`), door visits first, then by score and
-/// due date.
-pub async fn list(store: &Store, account: &Account, all: bool) -> Result<Vec<Task>> {
+/// due date, at most [`LIST_LIMIT`] of them, with how many there are in all.
+pub async fn list(store: &Store, account: &Account, all: bool) -> Result<(Vec<Task>, i64)> {
     let status = if all { "" } else { "AND status = 'open'" };
+    let area = format!("{}%", account.area_code);
     let sql = format!(
         "SELECT {TASK_COLUMNS} FROM tasks WHERE household_code LIKE $1 {status} \
-         ORDER BY CASE method WHEN 'door_visit' THEN 0 ELSE 1 END, score DESC, due_date, alert_id LIMIT 500"
+         ORDER BY CASE method WHEN 'door_visit' THEN 0 ELSE 1 END, score DESC, due_date, alert_id LIMIT {LIST_LIMIT}"
     );
-    let rows = sqlx::query(&sql)
-        .bind(format!("{}%", account.area_code))
-        .fetch_all(store.pool())
-        .await?;
+    let rows = sqlx::query(&sql).bind(area.clone()).fetch_all(store.pool()).await?;
+    let count = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE household_code LIKE $1 {status}");
+    let total: i64 = sqlx::query_scalar(&count).bind(area).fetch_one(store.pool()).await?;
     let today = now_china().date_naive();
-    rows.iter().map(|r| task_of(r, today)).collect()
+    let tasks = rows.iter().map(|r| task_of(r, today)).collect::<Result<Vec<_>>>()?;
+    Ok((tasks, total))
 }
 
 /// One content of an alert id.

@@ -50,8 +50,8 @@ pub async fn tasks(
     ApiViewer(v): ApiViewer,
     Query(q): Query<ListQuery>,
 ) -> Api {
-    let list = tasks::list(&state.store, &v.account, q.all.is_some()).await?;
-    Ok(Json(json!({"tasks": list})))
+    let (list, total) = tasks::list(&state.store, &v.account, q.all.is_some()).await?;
+    Ok(Json(json!({"tasks": list, "total": total})))
 }
 
 pub async fn task(

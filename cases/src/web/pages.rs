@@ -220,10 +220,10 @@ pub async fn tasks(
     Query(q): Query<ListQuery>,
 ) -> Page {
     let all = q.all.is_some();
-    let list = tasks::list(&state.store, &v.account, all)
+    let (list, total) = tasks::list(&state.store, &v.account, all)
         .await
         .map_err(|e| PageError::new(&state, e))?;
-    page(&state, &v, "tasks.html", context! { tasks => list, all })
+    page(&state, &v, "tasks.html", context! { tasks => list, total, all })
 }
 
 pub async fn task(
