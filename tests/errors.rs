@@ -5,7 +5,7 @@ use std::process::Command;
 
 /// Runs fangpin with `args`; returns its standard error, which must be a failure without a
 /// panic.
-fn fails(args: &[&str]) -> String {
+pub fn fails(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_fangpin")).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{args:?} succeeded:\n{stderr}");

@@ -170,10 +170,6 @@ impl Instance {
         Instance { name: name.to_owned(), child, log }
     }
 
-    fn logged(&self, needle: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
-    }
-
     fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -428,7 +424,7 @@ fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
     assert!(status.success());
     let config = dir.path().join("fangpin.toml");
     std::fs::write(&config, "[cases]\npoll_ms = 200\nkafka_group = \"cases-test\"\n\n[kafka]\npartitions = 1\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = crate::support::free_port();
     let site = format!("http://127.0.0.1:{port}");
     let serve = |log: &str| {
         let file = std::fs::File::create(dir.path().join(log)).unwrap();

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use fangpin_cases::metrics::{names as cases_names, CasesMetrics};
 use fangpin_pipelines::metrics::names;
 use fangpin_pipelines::Metrics;
+
+use crate::support::free_port;
 use regex::Regex;
 use serde_json::Value;
 
@@ -235,10 +237,6 @@ impl Processes {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `GET path` over HTTP/1.0 (so no chunked encoding): status code and body.

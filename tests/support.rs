@@ -52,3 +52,8 @@ impl MemorySink {
         self.topics.get(topic).map_or(&[], Vec::as_slice)
     }
 }
+
+/// A loopback port nobody listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -132,8 +132,8 @@ impl AccountSpec {
         if self.password.chars().count() < 10 {
             return bad("the password must have at least 10 characters".into());
         }
-        if crate::privacy::has_id_number(&self.staff_number)
-            || crate::privacy::has_id_number(&self.name)
+        if fangpin_connectors::id_like::contains(&self.staff_number)
+            || fangpin_connectors::id_like::contains(&self.name)
         {
             return bad("names and staff numbers must not be ID numbers".into());
         }

@@ -54,11 +54,7 @@ pub async fn import(store: &Store, path: Option<&Path>) -> Result<usize> {
     }
     let mut tx = store.begin().await?;
     for (code, name) in &names {
-        sqlx::query("DELETE FROM areas WHERE code = $1")
-            .bind(code.clone())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO areas (code, name) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO areas (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = excluded.name")
             .bind(code.clone())
             .bind(name.clone())
             .execute(&mut *tx)

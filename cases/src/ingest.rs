@@ -96,13 +96,7 @@ async fn read_file(
     if start == len {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| CasesError::io(path, e))?;
-    let mut bytes = Vec::with_capacity((len - start) as usize);
-    file.by_ref()
-        .take(len - start)
-        .read_to_end(&mut bytes)
-        .map_err(|e| CasesError::io(path, e))?;
+    let bytes = read_range(&mut file, path, start, len)?;
     // Only complete lines: the pipeline may be writing the last one.
     let Some(end) = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else {
         return Ok(());
@@ -120,32 +114,38 @@ async fn read_file(
         tx.commit().await?;
     }
     let position = start + end as u64;
-    let hash = tail_hash(&mut file, path, position)?;
-    let mut tx = store.begin().await?;
-    sqlx::query("DELETE FROM queue_positions WHERE source = $1")
-        .bind(source.clone())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO queue_positions (source, position, tail_hash) VALUES ($1, $2, $3)")
-        .bind(source)
-        .bind(position as i64)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    // The tail is in memory unless this read was shorter than it.
+    let hash = if end >= TAIL {
+        hex::encode(Sha256::digest(&bytes[end - TAIL..end]))
+    } else {
+        tail_hash(&mut file, path, position)?
+    };
+    sqlx::query(
+        "INSERT INTO queue_positions (source, position, tail_hash) VALUES ($1, $2, $3) \
+         ON CONFLICT (source) DO UPDATE SET position = excluded.position, tail_hash = excluded.tail_hash",
+    )
+    .bind(source)
+    .bind(position as i64)
+    .bind(hash)
+    .execute(store.pool())
+    .await?;
     Ok(())
 }
 
-/// SHA-256 of the (up to) 4 KiB before `position`: a rewritten file differs there.
+/// Bytes hashed before a read position to notice a rewritten file.
+const TAIL: usize = 4096;
+
+/// Bytes `from..to` of the file.
+fn read_range(file: &mut std::fs::File, path: &Path, from: u64, to: u64) -> Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(from)).map_err(|e| CasesError::io(path, e))?;
+    let mut bytes = Vec::with_capacity((to - from) as usize);
+    file.by_ref().take(to - from).read_to_end(&mut bytes).map_err(|e| CasesError::io(path, e))?;
+    Ok(bytes)
+}
+
+/// SHA-256 of the (up to) [`TAIL`] bytes before `position`: a rewritten file differs there.
 fn tail_hash(file: &mut std::fs::File, path: &Path, position: u64) -> Result<String> {
-    let from = position.saturating_sub(4096);
-    file.seek(SeekFrom::Start(from))
-        .map_err(|e| CasesError::io(path, e))?;
-    let mut tail = Vec::with_capacity((position - from) as usize);
-    file.by_ref()
-        .take(position - from)
-        .read_to_end(&mut tail)
-        .map_err(|e| CasesError::io(path, e))?;
+    let tail = read_range(file, path, position.saturating_sub(TAIL as u64), position)?;
     Ok(hex::encode(Sha256::digest(&tail)))
 }
 

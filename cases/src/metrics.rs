@@ -56,8 +56,8 @@ pub struct CasesMetrics {
     overdue: GaugeVec,
     oldest: GaugeVec,
     in_step: GaugeVec,
-    pub time_to_verification: HistogramVec,
-    pub outcomes: IntCounterVec,
+    time_to_verification: HistogramVec,
+    outcomes: IntCounterVec,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: C) -> C {
@@ -198,6 +198,16 @@ impl CasesMetrics {
         Ok(())
     }
 
+    /// Counts an outcome just recorded and how long its task waited.
+    pub fn observe_outcome(&self, recorded: &crate::tasks::Recorded, outcome: &str) {
+        self.outcomes
+            .with_label_values(&[recorded.queue, outcome])
+            .inc();
+        self.time_to_verification
+            .with_label_values(&[recorded.queue])
+            .observe(recorded.waited_seconds.max(0) as f64);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> Result<String> {
         let mut out = Vec::new();
@@ -223,17 +233,5 @@ mod tests {
         assert_eq!(super::age_band(2), "2-5d");
         assert_eq!(super::age_band(10), "6-10d");
         assert_eq!(super::age_band(40), "over-10d");
-    }
-}
-
-impl CasesMetrics {
-    /// Counts an outcome just recorded and how long its task waited.
-    pub fn observe_outcome(&self, recorded: &crate::tasks::Recorded, outcome: &str) {
-        self.outcomes
-            .with_label_values(&[recorded.queue, outcome])
-            .inc();
-        self.time_to_verification
-            .with_label_values(&[recorded.queue])
-            .observe(recorded.waited_seconds.max(0) as f64);
     }
 }

@@ -101,10 +101,6 @@ impl Store {
         &self.pool
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// A writing transaction. Every write appends to the audit chain, whose next row depends
     /// on the last; on PostgreSQL several instances write at once, so the transaction first
     /// locks the audit table against other writers (readers go on). Cadres write a few times a

@@ -159,12 +159,12 @@ pub async fn apply_alert(
     let grade = alert.grade.code();
     let grader = format!("{} {}", alert.grader.name, alert.grader.version);
     let existing = sqlx::query(
-        "SELECT revision, grade, score, reasons, method, due_date FROM tasks WHERE alert_id = $1",
+        "SELECT revision, method, due_date FROM tasks WHERE alert_id = $1",
     )
     .bind(alert.alert_id.clone())
     .fetch_optional(&mut *tx)
     .await?;
-    let applied = match existing {
+    let (applied, revision, method) = match existing {
         None => {
             sqlx::query(
                 "INSERT INTO tasks (alert_id, household_code, county_code, township_code, village_code, category, \
@@ -189,20 +189,7 @@ pub async fn apply_alert(
             .bind(alert.supersedes.clone())
             .execute(&mut *tx)
             .await?;
-            insert_revision(
-                tx,
-                &alert.alert_id,
-                1,
-                grade,
-                alert.score,
-                &reasons,
-                received.timestamp(),
-            )
-            .await?;
-            let detail =
-                serde_json::json!({"grade": grade, "method": method, "month": alert.month});
-            audit::append(tx, "queue", "task.created", &alert.alert_id, &detail).await?;
-            Applied::Created
+            (Applied::Created, 1, method.to_owned())
         }
         Some(row) => {
             // Any content the id already carried is a replay, not a revision: queues replayed
@@ -244,21 +231,13 @@ pub async fn apply_alert(
             .bind(alert.alert_id.clone())
             .execute(&mut *tx)
             .await?;
-            insert_revision(
-                tx,
-                &alert.alert_id,
-                revision,
-                grade,
-                alert.score,
-                &reasons,
-                received.timestamp(),
-            )
-            .await?;
-            let detail = serde_json::json!({"revision": revision, "grade": grade});
-            audit::append(tx, "queue", "task.revised", &alert.alert_id, &detail).await?;
-            Applied::Revised
+            (Applied::Revised, revision, method.to_owned())
         }
     };
+    insert_revision(tx, &alert.alert_id, revision, grade, alert.score, &reasons, received.timestamp()).await?;
+    let action = if applied == Applied::Created { "task.created" } else { "task.revised" };
+    let detail = serde_json::json!({"revision": revision, "grade": grade, "method": method, "month": alert.month});
+    audit::append(tx, "queue", action, &alert.alert_id, &detail).await?;
     if let Some(old) = alert
         .supersedes
         .as_deref()

@@ -108,6 +108,7 @@ impl AlertBook {
     pub fn raise(
         &mut self,
         household: &HouseholdCode,
+        category: &str,
         month: Month,
         assessment: Assessment,
         grader: &GraderStamp,
@@ -141,7 +142,7 @@ impl AlertBook {
             county_code: household.county().to_owned(),
             township_code: household.township().to_owned(),
             village_code: household.village().to_owned(),
-            category: String::new(),
+            category: category.to_owned(),
             month: month.to_string(),
             grade,
             score: assessment.score,
@@ -411,18 +412,18 @@ mod tests {
         let h = HouseholdCode::parse("420922101201-0042").unwrap();
         let m = Month::new(2024, 6).unwrap();
         let mut book = AlertBook::default();
-        let first = book.raise(&h, m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
+        let first = book.raise(&h, "marginal", m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
         assert_eq!(first.queue, output::PHONE);
         // Same reasons next month: covered.
-        assert!(book.raise(&h, m.plus(1), assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").is_none());
+        assert!(book.raise(&h, "marginal", m.plus(1), assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").is_none());
         // A new reason: alerted again, superseding the first.
         let second = book
-            .raise(&h, m.plus(1), assessment(Grade::High, &["below_line", "health_two_months"]), &stamp(), "t")
+            .raise(&h, "marginal", m.plus(1), assessment(Grade::High, &["below_line", "health_two_months"]), &stamp(), "t")
             .unwrap();
         assert_eq!(second.supersedes.as_deref(), Some(first.alert_id.as_str()));
         assert_eq!(second.queue, output::DOOR_VISIT);
         // Three months on, the same reasons are worth another visit.
-        assert!(book.raise(&h, m.plus(4), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_some());
+        assert!(book.raise(&h, "marginal", m.plus(4), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_some());
     }
 
     #[test]
@@ -430,8 +431,8 @@ mod tests {
         let h = HouseholdCode::parse("420922101201-0042").unwrap();
         let m = Month::new(2024, 6).unwrap();
         let mut book = AlertBook::default();
-        let first = book.raise(&h, m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
-        let second = book.raise(&h, m, assessment(Grade::High, &["below_line"]), &stamp(), "t").unwrap();
+        let first = book.raise(&h, "marginal", m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
+        let second = book.raise(&h, "marginal", m, assessment(Grade::High, &["below_line"]), &stamp(), "t").unwrap();
         // The household moved from medium to high: one household, counted once.
         let graded: Vec<_> = book.graded_households().collect();
         assert_eq!(graded, [("420922", "420922101", Grade::Medium, 0), ("420922", "420922101", Grade::High, 1)]);
@@ -454,8 +455,8 @@ mod tests {
         let h = HouseholdCode::parse("420922101201-0042").unwrap();
         let m = Month::new(2024, 6).unwrap();
         let mut book = AlertBook::default();
-        book.raise(&h, m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
-        let high = book.raise(&h, m, assessment(Grade::High, &["below_line"]), &stamp(), "t").unwrap();
+        book.raise(&h, "marginal", m, assessment(Grade::Medium, &["health_two_months"]), &stamp(), "t").unwrap();
+        let high = book.raise(&h, "marginal", m, assessment(Grade::High, &["below_line"]), &stamp(), "t").unwrap();
         assert_eq!(book.take_changed(), HashSet::from([h.clone()]));
 
         let mut restored = AlertBook::default();
@@ -465,7 +466,7 @@ mod tests {
         assert_eq!(restored.graded_households().collect::<Vec<_>>(), [("420922", "420922101", Grade::High, 1)]);
         assert_eq!(restored.open_alerts(), book.open_alerts());
         // The follow-up policy carries on: the same reasons are covered.
-        assert!(restored.raise(&h, m.plus(1), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_none());
+        assert!(restored.raise(&h, "marginal", m.plus(1), assessment(Grade::High, &["below_line"]), &stamp(), "t").is_none());
         // A verification outcome changes the household's entry.
         assert!(matches!(restored.answer(&high.alert_id), Answer::First { .. }));
         assert_eq!(restored.take_changed(), HashSet::from([h.clone()]));

@@ -92,6 +92,8 @@ pub struct Pipeline {
     stats: RunStats,
     poverty_line: Decimal,
     last_hits: Vec<Hit>,
+    /// The pseudonym key's fingerprint, which every checkpoint carries and every restore checks.
+    key_fingerprint: String,
 }
 
 impl Pipeline {
@@ -106,6 +108,7 @@ impl Pipeline {
         let serving = grader.current();
         metrics.set_model(serving.name(), serving.version(), &features::version());
         Ok(Pipeline {
+            key_fingerprint: decoder.key_fingerprint(),
             decoder,
             state: State::new(config.history_months),
             engine: Engine::new(config.indicators, config.poverty_line)?,
@@ -174,14 +177,6 @@ impl Pipeline {
             self.apply(sink, record, event)?;
         }
         self.state.prune();
-        for provenance in self.state.expire_parked() {
-            let rejection = Rejection::new(
-                RejectReason::UnknownHousehold,
-                "household_code",
-                "too many records wait for this household's roster entry",
-            );
-            self.dead_letter_parked(sink, &provenance, &rejection)?;
-        }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
 
@@ -258,6 +253,14 @@ impl Pipeline {
                 );
                 self.dead_letter(sink, &record, &rejection)?;
             }
+            Outcome::TooManyWaiting => {
+                let rejection = Rejection::new(
+                    RejectReason::UnknownHousehold,
+                    "household_code",
+                    "the household is not on the roster, and too many of its records wait already",
+                );
+                self.dead_letter(sink, &record, &rejection)?;
+            }
         }
         Ok(())
     }
@@ -317,7 +320,7 @@ impl Pipeline {
                     rules_grade = Some(a.grade);
                     let shadow_stamp =
                         GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
-                    if let Some(alert) = shadow.book.raise(&household, *month, a, &shadow_stamp, &detected_at) {
+                    if let Some(alert) = shadow.book.raise(&household, &input.category, *month, a, &shadow_stamp, &detected_at) {
                         self.stats.shadow_alerted.push((alert.household_code, alert.month, alert.grade));
                     }
                 }
@@ -331,8 +334,7 @@ impl Pipeline {
                 });
             }
             let Some(assessment) = assessment else { continue };
-            if let Some(mut alert) = self.book.raise(&household, *month, assessment, &stamp, &detected_at) {
-                alert.category.clone_from(&input.category);
+            if let Some(alert) = self.book.raise(&household, &input.category, *month, assessment, &stamp, &detected_at) {
                 let key = (alert.county_code.clone(), alert.grade);
                 *self.stats.alerts.entry(key).or_default() += 1;
                 self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
@@ -423,7 +425,7 @@ impl Pipeline {
     /// `None` when it holds nothing any more, to be written as a tombstone.
     pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
         let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
-        checkpoint::encode(household, &self.decoder.key_fingerprint(), &self.state, self.book.entry(household), shadow_alerts)
+        checkpoint::encode(household, &self.key_fingerprint, &self.state, self.book.entry(household), shadow_alerts)
     }
 
     /// Forgets every household: state, waiting records and the alert books, as
@@ -451,7 +453,7 @@ impl Pipeline {
             }
             return Ok(());
         }
-        let r = checkpoint::decode(household, &self.decoder.key_fingerprint(), snapshot)?;
+        let r = checkpoint::decode(household, &self.key_fingerprint, snapshot)?;
         self.state.restore(household.clone(), r.household, r.parked, r.waiting_reversals, &r.seen);
         self.book.restore(household, r.alerts);
         if let Some(shadow) = &mut self.shadow {

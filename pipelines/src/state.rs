@@ -19,6 +19,9 @@ pub enum Outcome {
     Parked,
     /// The record is older than the window the indicators look at: it can change nothing.
     BeyondWindow,
+    /// The household is not on the roster and already has [`MAX_PARKED_PER_HOUSEHOLD`] records
+    /// waiting: this one is not kept.
+    TooManyWaiting,
 }
 
 /// Most records one household may have waiting for its roster entry; later ones are
@@ -93,7 +96,15 @@ impl State {
             return Outcome::BeyondWindow;
         }
         let Some(household) = self.households.get_mut(&code) else {
-            self.parked.entry(code.clone()).or_default().push((provenance(), event));
+            let waiting = self.parked.entry(code.clone()).or_default();
+            // Bounded, so that one unknown household cannot grow the state (or its checkpoint)
+            // without bound. There is no deadline in time yet: the newest month an instance
+            // has seen is not one (on Kafka it expired records whose roster entry was still on
+            // its way, and differently with the partition layout).
+            if waiting.len() >= MAX_PARKED_PER_HOUSEHOLD {
+                return Outcome::TooManyWaiting;
+            }
+            waiting.push((provenance(), event));
             self.changed.insert(code);
             return Outcome::Parked;
         };
@@ -203,26 +214,6 @@ impl State {
                 }
             }
         }
-    }
-
-    /// Records beyond the first [`MAX_PARKED_PER_HOUSEHOLD`] waiting for one household's roster
-    /// entry, removed from state, so that one unknown household cannot grow the state (or its
-    /// checkpoint) without bound.
-    ///
-    /// There is no deadline in time yet: the newest month seen is not one. On Kafka each
-    /// instance sees the feeds of its own partitions, read at their own pace, so a deadline
-    /// against it expired records whose roster entry was still on its way, and expired
-    /// different records depending on how partitions were spread (seen in the failover test).
-    pub fn expire_parked(&mut self) -> Vec<Provenance> {
-        let mut expired = Vec::new();
-        for (code, waiting) in &mut self.parked {
-            if waiting.len() > MAX_PARKED_PER_HOUSEHOLD {
-                expired.extend(waiting.drain(MAX_PARKED_PER_HOUSEHOLD..).map(|(p, _)| p));
-                self.changed.insert(code.clone());
-            }
-        }
-        sort_by_origin(&mut expired);
-        expired
     }
 
     /// Records still waiting for a roster entry; emptied. Called at the end of a replay, when

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::accounts::{self, Account};
@@ -38,9 +39,9 @@ impl Viewer {
     }
 }
 
-/// Equal bytes, compared without an early exit.
+/// Equal bytes, compared in constant time (a token must not leak through response timing).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// A cookie only this site's pages send back.
