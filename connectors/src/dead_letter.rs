@@ -26,8 +26,11 @@ pub fn mask_id_numbers(text: &str) -> String {
 /// [`MAX_PAYLOAD_BYTES`], after masking, so that a cut cannot leave the head of a number in view.
 pub fn masked_copy(payload: &[u8]) -> String {
     let text = match serde_json::from_slice::<serde_json::Value>(payload) {
-        Ok(value) => value.to_string(),
-        Err(_) => String::from_utf8_lossy(payload).into_owned(),
+        Ok(mut value) => {
+            mask_id_card_values(&mut value);
+            value.to_string()
+        }
+        Err(_) => mask_broken_id_card_values(&String::from_utf8_lossy(payload)),
     };
     let mut masked = mask_id_numbers(&text);
     if masked.len() > MAX_PAYLOAD_BYTES {
@@ -39,6 +42,40 @@ pub fn masked_copy(payload: &[u8]) -> String {
         masked.push_str("…[truncated]");
     }
     masked
+}
+
+/// The contracts' field for resident ID numbers. Its value is masked whole whatever it holds:
+/// a number cut short (a truncated record) or mistyped is still someone's birth date and
+/// region, and is too short for [`mask_id_numbers`] to recognise.
+const ID_FIELD: &str = "id_card";
+
+/// Masks the value of every `id_card` key, at any depth.
+fn mask_id_card_values(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == ID_FIELD {
+                    *v = serde_json::Value::String(ID_MASK.to_owned());
+                } else {
+                    mask_id_card_values(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_id_card_values),
+        _ => {}
+    }
+}
+
+/// `"id_card": <value>` in text that is not valid JSON: a string (perhaps cut off by the end of
+/// the payload) or a bare token.
+static BROKEN_ID_FIELD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"("id_card"\s*:\s*)("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]*)"#)
+        .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
+
+/// Masks the value of every `id_card` field in a payload that is not valid JSON.
+fn mask_broken_id_card_values(text: &str) -> String {
+    BROKEN_ID_FIELD.replace_all(text, format!("${{1}}\"{ID_MASK}\"")).into_owned()
 }
 
 /// A rejected record as written to the `dead_letter` topic; the payload is masked.
@@ -111,6 +148,19 @@ mod tests {
 
         let whole = Rejection::whole(RejectReason::MalformedJson, "payload is not valid JSON (line 1, column 3)");
         assert_eq!(DeadLetter::new("t", "s", 1, &whole, b"{{").field, None);
+    }
+
+    #[test]
+    fn id_card_values_are_masked_whole_even_cut_short_or_mistyped() {
+        // Truncated inside the number: 14 digits are region and birth date.
+        let cut = masked_copy(br#"{"household_code":"420984117207-0025","id_card":"42098419880527"#);
+        assert_eq!(cut, r#"{"household_code":"420984117207-0025","id_card":"[id-masked]""#);
+        // Valid JSON, a mistyped number of 10 digits, and a nested copy.
+        let typo = masked_copy(br#"{"id_card":"4209841988","x":[{"id_card":4209841988}],"note":"ok"}"#);
+        assert!(!typo.contains("4209841988") && typo.contains("\"note\":\"ok\""), "{typo}");
+        // Broken JSON with a bare value.
+        let bare = masked_copy(br#"{"id_card": 4209841988, "ym": "202406"#);
+        assert!(!bare.contains("4209841988") && bare.contains("202406"), "{bare}");
     }
 
     #[test]
