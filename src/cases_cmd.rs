@@ -106,7 +106,7 @@ pub struct ServeArgs {
 }
 
 fn settings(db: &DbArgs) -> Result<crate::config::Settings> {
-    let overrides = crate::config::Overrides { batch_size: None, indicators: None, models: None, rules_only: false, features_out: None };
+    let overrides = crate::config::Overrides::default();
     let settings = crate::config::Settings::load(db.config.as_deref(), &overrides)?;
     settings.cases.validate()?;
     Ok(settings)

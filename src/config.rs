@@ -20,6 +20,21 @@ struct File {
     /// The cadres' service (`fangpin cases`): deadlines and sessions.
     #[serde(default)]
     cases: fangpin_cases::CasesConfig,
+    /// The insurance side: the product and where claims are kept.
+    #[serde(default)]
+    claims: ClaimsSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClaimsSection {
+    /// The coverage file (default: the built-in `claims/coverage.toml`).
+    coverage_file: Option<PathBuf>,
+    /// Directory of index-trigger `.sql` files (default: the built-in ones).
+    triggers_dir: Option<PathBuf>,
+    /// The hash-chained claims ledger a Kafka instance appends to (a replay writes
+    /// `claims-ledger.ndjson` beside its queues).
+    ledger_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,12 +60,15 @@ struct PrivacySection {
 }
 
 /// Command-line overrides.
+#[derive(Default)]
 pub struct Overrides {
     pub batch_size: Option<usize>,
     pub indicators: Option<PathBuf>,
     pub models: Option<PathBuf>,
     pub rules_only: bool,
     pub features_out: Option<PathBuf>,
+    pub coverage: Option<PathBuf>,
+    pub triggers: Option<PathBuf>,
 }
 
 /// The effective settings of a run.
@@ -71,6 +89,11 @@ pub struct Settings {
     pub kafka: Option<toml::Table>,
     /// The `[cases]` section.
     pub cases: fangpin_cases::CasesConfig,
+    /// The insurance product claims are computed with.
+    pub coverage: fangpin_claims::Coverage,
+    /// Where a Kafka instance keeps its claims ledger.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    pub claims_ledger: Option<PathBuf>,
 }
 
 impl Settings {
@@ -96,6 +119,18 @@ impl Settings {
             features_out: overrides.features_out.clone(),
             kafka: file.kafka,
             cases: file.cases,
+            coverage: fangpin_claims::Coverage::builtin(),
+            claims_ledger: file.claims.ledger_file,
+        };
+        let coverage_file = overrides.coverage.clone().or(file.claims.coverage_file);
+        let triggers_dir = overrides.triggers.clone().or(file.claims.triggers_dir);
+        s.coverage = match coverage_file {
+            Some(path) => fangpin_claims::Coverage::load(&path, triggers_dir.as_deref())?,
+            None => {
+                let mut c = fangpin_claims::Coverage::builtin();
+                c.triggers_dir = triggers_dir;
+                c
+            }
         };
         if let Ok(v) = std::env::var("FANGPIN_POVERTY_LINE") {
             s.poverty_line = v.parse().with_context(|| format!("FANGPIN_POVERTY_LINE={v} is not a number"))?;

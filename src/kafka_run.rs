@@ -31,6 +31,9 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     let partitions = Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
     eprintln!("consuming from {} as group {:?}: household topics have {partitions} partitions", kafka.brokers, kafka.group_id);
     let mut pipeline = build_pipeline(settings, metrics_addr, key)?;
+    if let (Some(claims), Some(path)) = (pipeline.claims_mut(), &settings.claims_ledger) {
+        claims.set_ledger(fangpin_claims::Ledger::append_to(path)?);
+    }
     let mut source = KafkaSource::new(kafka)?;
     let mut sink = KafkaSink::new(kafka)?;
     let ends = if stop_at_end { Some(source.end_offsets()?) } else { None };
@@ -141,7 +144,7 @@ fn stop_signal() -> Arc<AtomicBool> {
 /// Waits for the outputs so far, then writes and waits for the state of every household they
 /// changed, each to the changelog partition its records arrive on.
 fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSink, kafka: &KafkaSettings) -> Result<()> {
-    sink.flush()?;
+    pipeline.flush(sink)?;
     for household in pipeline.take_changed() {
         let state = pipeline.checkpoint(&household)?;
         let partition = source.household_partition(household.as_str());

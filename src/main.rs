@@ -137,6 +137,12 @@ struct PipelineArgs {
     /// Write every graded household-month's features to Parquet under DIR, by month.
     #[arg(long, value_name = "DIR")]
     features_out: Option<PathBuf>,
+    /// Insurance coverage file replacing the built-in product (see claims/coverage.toml).
+    #[arg(long, value_name = "FILE")]
+    coverage: Option<PathBuf>,
+    /// Directory of index-trigger `.sql` files, looked in before the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    triggers: Option<PathBuf>,
     /// With --metrics-addr: keep serving the final metrics for SECS seconds after the run ends,
     /// so that a Prometheus scrape sees them.
     #[arg(long, value_name = "SECS")]
@@ -226,7 +232,7 @@ fn run_kafka(runtime: &tokio::runtime::Runtime, settings: &config::Settings, arg
 
 #[cfg(feature = "kafka")]
 fn publish(runtime: &tokio::runtime::Runtime, args: &SimulateArgs, brokers: &str) -> Result<()> {
-    let overrides = config::Overrides { batch_size: None, indicators: None, models: None, rules_only: true, features_out: None };
+    let overrides = config::Overrides { rules_only: true, ..Default::default() };
     let settings = config::Settings::load(args.config.as_deref(), &overrides)?;
     let kafka = config::kafka_settings(&settings, Some(brokers))?;
     let started = std::time::Instant::now();
@@ -268,6 +274,8 @@ impl PipelineArgs {
             models: self.models.clone(),
             rules_only: self.rules_only,
             features_out: self.features_out.clone(),
+            coverage: self.coverage.clone(),
+            triggers: self.triggers.clone(),
         }
     }
 }

@@ -8,12 +8,16 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, DirSink, FileSource, Pseudonymiser};
+use fangpin_claims::{Claims, Ledger};
 use fangpin_models::RulesGrader;
 use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
 use fangpin_pipelines::{indicators, metrics, Metrics, Pipeline, PipelineConfig, RunStats};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Settings;
+
+/// The claims ledger's file name beside a replay's queues.
+pub const LEDGER_FILE: &str = "claims-ledger.ndjson";
 
 /// What a replay did, for the summary.
 pub struct Report {
@@ -66,7 +70,7 @@ pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>, pse
     if let Some(dir) = &settings.features_out {
         pipeline = pipeline.with_snapshots(dir)?;
     }
-    Ok(pipeline)
+    Ok(pipeline.with_claims(Claims::new(settings.coverage.clone())?))
 }
 
 /// How a replay runs beyond the settings.
@@ -90,7 +94,12 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: Repl
     for ignored in source.ignored_files() {
         tracing::debug!("not a contract topic, skipped: {}", ignored.display());
     }
-    let mut sink = DirSink::create(out, &[output::DOOR_VISIT, output::PHONE, output::DEAD_LETTER])?;
+    let mut sink = DirSink::create(out, &[output::DOOR_VISIT, output::PHONE, output::DEAD_LETTER, output::CLAIMS])?;
+    if let Some(claims) = pipeline.claims_mut() {
+        // Replaced like the queues: a replay raises every claim again from revision 1.
+        let ledger = out.join(LEDGER_FILE);
+        claims.set_ledger(Ledger::create(&ledger)?);
+    }
     let bar = ProgressBar::new(source.progress().1).with_style(
         ProgressStyle::with_template("replaying {bar:30} {percent:>3}% {binary_bytes}/{binary_total_bytes} {msg} ({elapsed})")
             .expect("valid progress template"),

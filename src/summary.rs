@@ -117,10 +117,11 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
         });
         row("alerts", &|a, _| a.alerts.to_string());
     }
+    print_insurance(s);
     for note in &report.notes {
         println!("{note}");
     }
-    println!("queues and dead letters: {}", report.out);
+    println!("queues, claims and dead letters: {}", report.out);
 }
 
 /// Name of a Xiaogan county-level unit.
@@ -134,5 +135,34 @@ fn county_name(code: &str) -> &'static str {
         "420982" => "安陆市",
         "420984" => "汉川市",
         _ => "",
+    }
+}
+
+/// Claims by coverage (what they pay now, exact) and premiums by county.
+fn print_insurance(s: &fangpin_pipelines::RunStats) {
+    if s.claims.is_empty() && s.premiums.is_empty() {
+        return;
+    }
+    println!("insurance claims by coverage (yuan; a restatement changes a claim's amount, a withdrawal takes it back):");
+    println!("  {:<12} {:>8} {:>13} {:>12} {:>16}", "coverage", "claims", "restatements", "withdrawals", "amount");
+    let mut total = rust_decimal::Decimal::ZERO;
+    for (coverage, t) in &s.claims {
+        println!("  {coverage:<12} {:>8} {:>13} {:>12} {:>16}", t.claims, t.restatements, t.withdrawals, t.amount);
+        total += t.amount;
+    }
+    println!("  {:<12} {:>8} {:>13} {:>12} {:>16}", "total", "", "", "", total);
+    println!("premiums of the insured by county (yuan a year):");
+    println!("  {:<22} {:>9} {:>8} {:>13} {:>13} {:>13} {:>11}", "county", "households", "people", "premium", "subsidy", "households pay", "reserve");
+    for (county, p) in &s.premiums {
+        println!(
+            "  {:<22} {:>9} {:>8} {:>13} {:>13} {:>13} {:>11}",
+            format!("{county} {}", county_name(county)),
+            p.insured_households,
+            p.insured_people,
+            p.premium,
+            p.subsidy,
+            p.households_pay,
+            p.reserve
+        );
     }
 }

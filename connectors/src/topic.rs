@@ -70,4 +70,6 @@ pub mod output {
     pub const ALERTS: &str = "alerts";
     /// Every rejected record, with its reason and its payload masked.
     pub const DEAD_LETTER: &str = "dead_letter";
+    /// Insurance claims raised and restated, keyed by household.
+    pub const CLAIMS: &str = "claims.triggered";
 }

@@ -40,6 +40,7 @@ use fangpin_connectors::Topic;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::BookEntry;
+use fangpin_claims::BookEntry as ClaimsEntry;
 use crate::error::PipelineError;
 use crate::ledger::Household;
 use crate::state::{Provenance, State, WaitingReversal};
@@ -73,6 +74,10 @@ struct Snapshot<'a> {
     alerts: BookEntry,
     #[serde(default, skip_serializing_if = "BookEntry::is_empty")]
     shadow_alerts: BookEntry,
+    /// Claims issued to the household (amount and revision of each), so that another instance
+    /// restates them rather than raising them again.
+    #[serde(default, skip_serializing_if = "ClaimsEntry::is_empty")]
+    claims: ClaimsEntry,
 }
 
 /// Where a waiting record came from: enough for its dead letter if its match never comes.
@@ -128,12 +133,13 @@ pub(crate) fn encode(
     state: &State,
     alerts: BookEntry,
     shadow_alerts: BookEntry,
+    claims: ClaimsEntry,
 ) -> Result<Option<Vec<u8>>, PipelineError> {
     let household = state.household(code);
     let parked = state.parked(code);
     let reversals = state.waiting_reversals(code);
     let nothing = household.is_none() && parked.is_empty() && reversals.is_empty();
-    if nothing && alerts.is_empty() && shadow_alerts.is_empty() {
+    if nothing && alerts.is_empty() && shadow_alerts.is_empty() && claims.is_empty() {
         return Ok(None);
     }
     let snapshot = Snapshot {
@@ -152,6 +158,7 @@ pub(crate) fn encode(
             .collect(),
         alerts,
         shadow_alerts,
+        claims,
     };
     let json =
         serde_json::to_vec(&snapshot).map_err(|e| PipelineError::Internal(format!("checkpoint of {code}: {e}")))?;
@@ -165,6 +172,7 @@ pub(crate) struct Restored {
     pub waiting_reversals: Vec<WaitingReversal>,
     pub alerts: BookEntry,
     pub shadow_alerts: BookEntry,
+    pub claims: ClaimsEntry,
     /// The watermarks of the pipeline that wrote it.
     pub seen: Vec<Month>,
 }
@@ -227,6 +235,7 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
         waiting_reversals,
         alerts: s.alerts,
         shadow_alerts: s.shadow_alerts,
+        claims: s.claims,
         seen: s.oldest.into_iter().chain(s.newest).collect(),
     })
 }

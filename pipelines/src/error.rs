@@ -17,6 +17,10 @@ pub enum PipelineError {
     /// A source or sink failed (disk, broker): retry once it is reachable again.
     #[error(transparent)]
     Connector(#[from] fangpin_connectors::ConnectorError),
+    /// The insurance side failed: its error says who must act (coverage file, trigger SQL,
+    /// ledger file).
+    #[error(transparent)]
+    Claims(#[from] fangpin_claims::ClaimsError),
     /// DataFusion failed on a query that used to work: a bug, please report it.
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),

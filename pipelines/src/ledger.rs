@@ -121,6 +121,14 @@ impl Household {
         self.entries.contains_key(&EntryKey::Settlement(settlement_id.to_owned()))
     }
 
+    /// The records that count: every record held except the settlements reversed.
+    pub fn live_records(&self) -> impl Iterator<Item = &Event> {
+        self.entries.iter().filter_map(|(key, e)| match key {
+            EntryKey::Settlement(id) if self.reversed.contains(id) => None,
+            _ => Some(e),
+        })
+    }
+
     /// Number of records held, for the state-size metric.
     pub fn record_count(&self) -> usize {
         self.entries.len()

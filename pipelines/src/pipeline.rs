@@ -9,13 +9,14 @@
 //! each batch and restores it elsewhere: [`Pipeline::take_changed`], [`Pipeline::checkpoint`],
 //! [`Pipeline::clear_state`], [`Pipeline::restore`] (format in [`crate::checkpoint`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{masked_copy, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
+use fangpin_claims::{Claims, ClaimsMetrics, CountyPremium};
 use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
 
 use crate::features;
@@ -69,8 +70,22 @@ pub struct RunStats {
     pub shadow_alerted: Vec<(String, String, Grade)>,
     /// Grader name and version stamped on the last alerts.
     pub grader: String,
-    /// Seconds spent in each stage of the micro-batch loop (decode, state, sql, grading, fanout).
+    /// Seconds spent in each stage of the micro-batch loop (decode, state, claims, sql, grading, fanout).
     pub stage_seconds: BTreeMap<&'static str, f64>,
+    /// Claim events by coverage: claims raised, restatements, withdrawals, and what the claims
+    /// pay now (the sum of every event's adjustment).
+    pub claims: BTreeMap<String, ClaimTotals>,
+    /// Premiums of the insured households by county, as of the end of the run.
+    pub premiums: BTreeMap<String, CountyPremium>,
+}
+
+/// One coverage's claim events in a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClaimTotals {
+    pub claims: u64,
+    pub restatements: u64,
+    pub withdrawals: u64,
+    pub amount: Decimal,
 }
 
 /// A second grader run beside the served one, for comparison: its alerts are only counted.
@@ -94,6 +109,10 @@ pub struct Pipeline {
     last_hits: Vec<Hit>,
     /// The pseudonym key's fingerprint, which every checkpoint carries and every restore checks.
     key_fingerprint: String,
+    /// The insurance side, when claims are computed.
+    claims: Option<Claims>,
+    /// Claims of years before this one are final and forgotten.
+    claims_final_before: Option<i32>,
 }
 
 impl Pipeline {
@@ -120,7 +139,26 @@ impl Pipeline {
             stats: RunStats::default(),
             poverty_line: config.poverty_line,
             last_hits: Vec::new(),
+            claims: None,
+            claims_final_before: None,
         })
+    }
+
+    /// Also computes insurance claims on the same stream, reporting to this pipeline's
+    /// metrics and writing claim events to [`output::CLAIMS`].
+    pub fn with_claims(mut self, claims: Claims) -> Pipeline {
+        self.claims = Some(claims.with_metrics(ClaimsMetrics::register(&self.metrics.registry)));
+        self
+    }
+
+    /// The insurance side, when claims are computed.
+    pub fn claims(&self) -> Option<&Claims> {
+        self.claims.as_ref()
+    }
+
+    /// The insurance side, e.g. to give it a ledger.
+    pub fn claims_mut(&mut self) -> Option<&mut Claims> {
+        self.claims.as_mut()
     }
 
     /// Also grades with `grader`, counting its alerts in [`RunStats::shadow_alerted`] only.
@@ -180,8 +218,15 @@ impl Pipeline {
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
 
+        // Until some record has named a month (a batch of roster entries alone), there is no
+        // window to evaluate: touched households wait for the batch that brings one.
+        let touched = if self.state.newest().is_some() { self.state.take_touched() } else { Vec::new() };
         let clock = Instant::now();
-        let evaluation = self.evaluate().await?;
+        self.assess_claims(&touched, read_at, sink).await?;
+        self.observe("claims", clock);
+
+        let clock = Instant::now();
+        let evaluation = self.evaluate(touched).await?;
         self.observe("sql", clock);
 
         let clock = Instant::now();
@@ -214,7 +259,64 @@ impl Pipeline {
             self.dead_letter_parked(sink, &provenance, &rejection)?;
         }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
+        if let Some(claims) = &mut self.claims {
+            self.stats.premiums = claims.premiums(self.state.households().map(|(c, h)| (c, &h.profile)));
+        }
+        self.flush(sink)
+    }
+
+    /// Makes everything written so far durable: the sink's messages and the claims ledger.
+    pub fn flush(&mut self, sink: &mut dyn Sink) -> Result<(), PipelineError> {
         sink.flush()?;
+        if let Some(claims) = &mut self.claims {
+            claims.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Brings the claims of every household touched in this batch up to date, and those of
+    /// households whose index months changed (a price or weather record that made an index
+    /// fire, or stop firing, in their county).
+    async fn assess_claims(
+        &mut self,
+        touched: &[(HouseholdCode, Month)],
+        read_at: Instant,
+        sink: &mut dyn Sink,
+    ) -> Result<(), PipelineError> {
+        let Some(claims) = &mut self.claims else { return Ok(()) };
+        let (Some(first_year), Some(newest)) = (self.state.first_complete_year(), self.state.newest()) else {
+            return Ok(());
+        };
+        if self.claims_final_before != Some(first_year) {
+            claims.book_mut().close_years_before(first_year);
+            self.claims_final_before = Some(first_year);
+        }
+        let mut assess: BTreeMap<&HouseholdCode, i32> = touched.iter().map(|(c, m)| (c, m.year())).collect();
+        let index_changed = claims.refresh_triggers().await?;
+        if !index_changed.is_empty() {
+            for (code, h) in self.state.households() {
+                let affected = h.profile.industries.iter().any(|i| index_changed.contains(&(code.county().to_owned(), i.code().to_owned())));
+                if affected {
+                    assess.insert(code, first_year);
+                }
+            }
+        }
+        for (code, from) in assess {
+            let Some(h) = self.state.household(code) else { continue };
+            let years: BTreeSet<i32> = (from.max(first_year)..=newest.year()).collect();
+            for event in claims.assess(code, &h.profile, h.live_records(), &years, read_at)? {
+                let json = serde_json::to_vec(&event).map_err(|e| PipelineError::Internal(e.to_string()))?;
+                sink.send(output::CLAIMS, &event.household_code, &json)?;
+                self.metrics.records_out.with_label_values(&[output::CLAIMS]).inc();
+                let totals = self.stats.claims.entry(event.coverage.code().to_owned()).or_default();
+                match (event.revision, event.amount.is_zero()) {
+                    (1, _) => totals.claims += 1,
+                    (_, true) => totals.withdrawals += 1,
+                    (_, false) => totals.restatements += 1,
+                }
+                totals.amount += event.adjustment;
+            }
+        }
         Ok(())
     }
 
@@ -227,6 +329,9 @@ impl Pipeline {
             masked_payload: masked_copy(&record.payload),
         };
         self.metrics.observe_lateness(topic, &event, self.state.newest());
+        if let (Some(claims), Event::Price(_) | Event::Weather(_)) = (&mut self.claims, &event) {
+            claims.observe(&event);
+        }
         if let Event::Outcome(o) = &event {
             let answer = self.book.answer(&o.alert_id);
             self.metrics.verification_outcome(&answer, o.household.county(), o.outcome.code());
@@ -265,13 +370,10 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn evaluate(&mut self) -> Result<Evaluation, PipelineError> {
-        // Until some record has named a month (a batch of roster entries alone), there is no
-        // window to evaluate: touched households wait for the batch that brings one.
+    async fn evaluate(&mut self, touched: Vec<(HouseholdCode, Month)>) -> Result<Evaluation, PipelineError> {
         let (Some(first), Some(last)) = (self.state.window_start(), self.state.newest()) else {
             return Ok(Evaluation::default());
         };
-        let touched = self.state.take_touched();
         let mut rows = Vec::with_capacity(touched.len() * 13);
         for (code, from) in touched {
             if let Some(h) = self.state.household(&code) {
@@ -413,6 +515,9 @@ impl Pipeline {
     pub fn take_changed(&mut self) -> Vec<HouseholdCode> {
         let mut changed = self.state.take_changed();
         changed.extend(self.book.take_changed());
+        if let Some(claims) = &mut self.claims {
+            changed.extend(claims.book_mut().take_changed());
+        }
         if let Some(shadow) = &mut self.shadow {
             changed.extend(shadow.book.take_changed());
         }
@@ -425,7 +530,8 @@ impl Pipeline {
     /// `None` when it holds nothing any more, to be written as a tombstone.
     pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
         let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
-        checkpoint::encode(household, &self.key_fingerprint, &self.state, self.book.entry(household), shadow_alerts)
+        let claims = self.claims.as_ref().map(|c| c.book().entry(household)).unwrap_or_default();
+        checkpoint::encode(household, &self.key_fingerprint, &self.state, self.book.entry(household), shadow_alerts, claims)
     }
 
     /// Forgets every household: state, waiting records and the alert books, as
@@ -435,6 +541,9 @@ impl Pipeline {
         self.book.clear();
         if let Some(shadow) = &mut self.shadow {
             shadow.book.clear();
+        }
+        if let Some(claims) = &mut self.claims {
+            claims.book_mut().clear();
         }
         self.last_hits.clear();
     }
@@ -451,6 +560,9 @@ impl Pipeline {
             if let Some(shadow) = &mut self.shadow {
                 shadow.book.forget(household);
             }
+            if let Some(claims) = &mut self.claims {
+                claims.book_mut().forget(household);
+            }
             return Ok(());
         }
         let r = checkpoint::decode(household, &self.key_fingerprint, snapshot)?;
@@ -458,6 +570,9 @@ impl Pipeline {
         self.book.restore(household, r.alerts);
         if let Some(shadow) = &mut self.shadow {
             shadow.book.restore(household, r.shadow_alerts);
+        }
+        if let Some(claims) = &mut self.claims {
+            claims.book_mut().restore(household, r.claims);
         }
         Ok(())
     }

@@ -188,6 +188,18 @@ impl State {
         Some(self.oldest.map_or(floor, |o| o.max(floor)))
     }
 
+    /// The first calendar year whose records are all still held: no record of it is older than
+    /// the window. Claims of earlier years are final.
+    pub fn first_complete_year(&self) -> Option<i32> {
+        let floor = self.newest?.plus(-self.history_months);
+        Some(if floor.month() == 1 { floor.year() } else { floor.year() + 1 })
+    }
+
+    /// Every household on the roster, in no particular order.
+    pub fn households(&self) -> impl Iterator<Item = (&HouseholdCode, &Household)> {
+        self.households.iter()
+    }
+
     /// Takes the households to re-evaluate, each with the first month to report on.
     pub fn take_touched(&mut self) -> Vec<(HouseholdCode, Month)> {
         let start = self.window_start();

@@ -72,7 +72,7 @@ impl Admin {
         let s = &self.settings;
         let mut wanted: Vec<Wanted> =
             Topic::ALL.iter().map(|t| (s.input_name(*t).to_owned(), s.partitions, vec![])).collect();
-        for logical in [output::DOOR_VISIT, output::PHONE, output::ALERTS, output::DEAD_LETTER] {
+        for logical in [output::DOOR_VISIT, output::PHONE, output::ALERTS, output::DEAD_LETTER, output::CLAIMS] {
             wanted.push((s.output_name(logical).to_owned(), s.partitions, vec![]));
         }
         self.create_missing(&wanted).await?;

@@ -45,6 +45,7 @@ pub struct TopicNames {
     pub phone: String,
     pub alerts: String,
     pub dead_letter: String,
+    pub claims: String,
     /// Where each instance checkpoints household state, keyed by household code, partitioned
     /// like the household topics, compacted. Default `<group_id>-state-changelog`: one per
     /// group, as the state belongs to the group's progress.
@@ -75,6 +76,7 @@ impl Default for TopicNames {
             phone: output::PHONE.into(),
             alerts: output::ALERTS.into(),
             dead_letter: output::DEAD_LETTER.into(),
+            claims: output::CLAIMS.into(),
             changelog: None,
         }
     }
@@ -131,6 +133,7 @@ impl KafkaSettings {
             output::PHONE => &self.topics.phone,
             output::ALERTS => &self.topics.alerts,
             output::DEAD_LETTER => &self.topics.dead_letter,
+            output::CLAIMS => &self.topics.claims,
             other => other,
         }
     }

@@ -24,7 +24,7 @@ pub use http::serve;
 pub use observe::{state_bytes_estimate, RecordOutcome};
 
 /// Micro-batch stages, the values of the `stage` label.
-pub const STAGES: [&str; 5] = ["decode", "state", "sql", "grading", "fanout"];
+pub const STAGES: [&str; 6] = ["decode", "state", "claims", "sql", "grading", "fanout"];
 
 /// The pipeline's metrics, registered in their own registry. Cheap to clone: every field is a
 /// handle on the same underlying values.

@@ -1,0 +1,218 @@
+//! Claims issued so far, per household, and the events that restate them.
+//!
+//! A claim is identified by household, coverage, insured unit and month (never by the batch
+//! it was computed in), so its id is the same in every run and every deployment. When the
+//! rules later owe a different amount for it (a late bill, a correction, a reversal, a cap
+//! reached earlier), the same id is sent again with the next revision, the new amount and the
+//! adjustment: negative when a reversal takes back what was paid. A claim the rules no longer
+//! owe anything for is restated at zero.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use fangpin_connectors::event::{HouseholdCode, Month};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::coverage::CoverageKind;
+use crate::rules::{Basis, ClaimKey, Entitlement};
+
+/// One claim event, as written to `claims.triggered` and the claims ledger. Carries household
+/// codes and pseudonyms only, never an ID number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClaimEvent {
+    pub claim_id: String,
+    /// 1 for the first event of a claim, then one more for each restatement.
+    pub revision: u32,
+    pub household_code: String,
+    pub county_code: String,
+    pub coverage: CoverageKind,
+    /// `household`, or the insured person's pseudonym.
+    pub insured_unit: String,
+    pub month: Month,
+    /// What the claim pays, in all, as of this revision.
+    pub amount: Decimal,
+    /// This revision's change: `amount` less the previous revision's amount.
+    pub adjustment: Decimal,
+    /// The unit's yearly cap and what is left of it after this month.
+    pub cap: Decimal,
+    pub cap_left: Decimal,
+    pub basis: Basis,
+    /// When fangpin raised this revision, China time.
+    pub triggered_at: String,
+}
+
+/// What was issued for one claim: enough to restate it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Issued {
+    pub key: ClaimKey,
+    pub revision: u32,
+    pub amount: Decimal,
+    /// Hash of the amount and basis last sent: a restatement is sent only when they change.
+    pub digest: String,
+}
+
+/// One household's issued claims by id, for its checkpoint.
+pub type BookEntry = BTreeMap<String, Issued>;
+
+/// Every household's issued claims.
+#[derive(Default)]
+pub struct ClaimBook {
+    households: HashMap<HouseholdCode, BookEntry>,
+    changed: HashSet<HouseholdCode>,
+}
+
+impl ClaimBook {
+    /// Compares what the rules owe `household` in `years` with what was issued, and returns
+    /// the events that bring the two together (new claims, restatements, withdrawals).
+    pub fn reconcile(
+        &mut self,
+        household: &HouseholdCode,
+        years: &BTreeSet<i32>,
+        owed: Vec<Entitlement>,
+        triggered_at: &str,
+    ) -> Vec<ClaimEvent> {
+        let issued = self.households.entry(household.clone()).or_default();
+        let mut events = Vec::new();
+        let mut seen = BTreeSet::new();
+        for e in owed {
+            let id = claim_id(household, &e.key);
+            seen.insert(id.clone());
+            let digest = digest(&e);
+            let previous = issued.get(&id);
+            let (revision, before) = match previous {
+                Some(p) if p.digest == digest => continue,
+                Some(p) => (p.revision + 1, p.amount),
+                // Nothing owed yet (a bill below the deductible): no claim to raise.
+                None if e.amount.is_zero() => continue,
+                None => (1, Decimal::ZERO),
+            };
+            issued.insert(id.clone(), Issued { key: e.key.clone(), revision, amount: e.amount, digest });
+            events.push(event(household, id, revision, e.key, e.amount, e.amount - before, e.cap, e.cap_left, e.basis, triggered_at));
+        }
+        // Claims of the assessed years the rules no longer know (their records reversed, the
+        // household uninsured): restated at zero, once.
+        let gone: Vec<String> = issued
+            .iter()
+            .filter(|(id, i)| years.contains(&i.key.month.year()) && !seen.contains(*id) && !i.amount.is_zero())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            let i = issued.get_mut(&id).expect("listed above");
+            let before = i.amount;
+            i.revision += 1;
+            i.amount = Decimal::ZERO;
+            i.digest = String::from("withdrawn");
+            let basis = Basis {
+                items: Vec::new(),
+                year_to_date: Decimal::ZERO,
+                deductible: Decimal::ZERO,
+                share_paid: Decimal::ZERO,
+                owed_before: Decimal::ZERO,
+            };
+            events.push(event(household, id, i.revision, i.key.clone(), Decimal::ZERO, -before, Decimal::ZERO, Decimal::ZERO, basis, triggered_at));
+        }
+        if !events.is_empty() {
+            self.changed.insert(household.clone());
+        }
+        if issued.is_empty() {
+            self.households.remove(household);
+        }
+        events
+    }
+
+    /// Forgets the claims of years before `year`: they can no longer change.
+    pub fn close_years_before(&mut self, year: i32) {
+        for (code, entry) in &mut self.households {
+            let before = entry.len();
+            entry.retain(|_, i| i.key.month.year() >= year);
+            if entry.len() != before {
+                self.changed.insert(code.clone());
+            }
+        }
+        self.households.retain(|_, e| !e.is_empty());
+    }
+
+    /// `household`'s issued claims, for its checkpoint.
+    pub fn entry(&self, household: &HouseholdCode) -> BookEntry {
+        self.households.get(household).cloned().unwrap_or_default()
+    }
+
+    /// Replaces `household`'s issued claims with a checkpoint's.
+    pub fn restore(&mut self, household: &HouseholdCode, entry: BookEntry) {
+        if entry.is_empty() {
+            self.households.remove(household);
+        } else {
+            self.households.insert(household.clone(), entry);
+        }
+    }
+
+    /// Forgets `household`.
+    pub fn forget(&mut self, household: &HouseholdCode) {
+        self.households.remove(household);
+    }
+
+    /// Forgets every household.
+    pub fn clear(&mut self) {
+        self.households.clear();
+        self.changed.clear();
+    }
+
+    /// Households whose issued claims changed since the last call.
+    pub fn take_changed(&mut self) -> HashSet<HouseholdCode> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Claims issued and their current total, by coverage.
+    pub fn totals(&self) -> BTreeMap<CoverageKind, (u64, Decimal)> {
+        let mut out: BTreeMap<CoverageKind, (u64, Decimal)> = BTreeMap::new();
+        for i in self.households.values().flat_map(|e| e.values()).filter(|i| !i.amount.is_zero()) {
+            let t = out.entry(i.key.coverage).or_default();
+            t.0 += 1;
+            t.1 += i.amount;
+        }
+        out
+    }
+}
+
+/// The claim's id: the same household, coverage, unit and month give the same id everywhere.
+pub fn claim_id(household: &HouseholdCode, key: &ClaimKey) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{household}|{}|{}|{}", key.coverage.code(), key.unit, key.month).as_bytes());
+    format!("CLM-{}", &hex::encode(h.finalize())[..20])
+}
+
+fn digest(e: &Entitlement) -> String {
+    let json = serde_json::to_vec(&(&e.amount, &e.basis)).expect("amounts and bases serialise");
+    hex::encode(Sha256::digest(&json))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    household: &HouseholdCode,
+    claim_id: String,
+    revision: u32,
+    key: ClaimKey,
+    amount: Decimal,
+    adjustment: Decimal,
+    cap: Decimal,
+    cap_left: Decimal,
+    basis: Basis,
+    triggered_at: &str,
+) -> ClaimEvent {
+    ClaimEvent {
+        claim_id,
+        revision,
+        household_code: household.to_string(),
+        county_code: household.county().to_owned(),
+        coverage: key.coverage,
+        insured_unit: key.unit,
+        month: key.month,
+        amount,
+        adjustment,
+        cap,
+        cap_left,
+        basis,
+        triggered_at: triggered_at.to_owned(),
+    }
+}
