@@ -2,6 +2,7 @@
 //! the member crates (`connectors/`, `pipelines/`, `models/`, `simulator/`).
 
 mod cases_cmd;
+mod claims_cmd;
 mod config;
 #[cfg(feature = "kafka")]
 mod kafka_run;
@@ -39,6 +40,9 @@ enum Command {
     /// The cadres' side: verification tasks and identification cases, served to browsers.
     #[command(subcommand)]
     Cases(cases_cmd::CasesCommand),
+    /// The insurance side: verify the claims ledger, check a coverage file.
+    #[command(subcommand)]
+    Claims(claims_cmd::ClaimsCommand),
 }
 
 #[derive(Args)]
@@ -208,6 +212,7 @@ fn main() -> Result<()> {
         }
         Command::Model(command) => runtime.block_on(model_cmd::run(command)),
         Command::Cases(command) => runtime.block_on(cases_cmd::run(command)),
+        Command::Claims(command) => claims_cmd::run(command),
         Command::Demo(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let world = world_config(&args.world);

@@ -2,6 +2,7 @@
 
 mod cases;
 mod cases_browser;
+mod claims;
 mod e2e;
 mod errors;
 mod fuzz;

@@ -48,7 +48,7 @@ pub struct Issued {
     pub key: ClaimKey,
     pub revision: u32,
     pub amount: Decimal,
-    /// Hash of the amount and basis last sent: a restatement is sent only when they change.
+    /// Hash of the amount and the records counted last sent: a restatement is sent only when they change.
     pub digest: String,
 }
 
@@ -182,8 +182,12 @@ pub fn claim_id(household: &HouseholdCode, key: &ClaimKey) -> String {
     format!("CLM-{}", &hex::encode(h.finalize())[..20])
 }
 
+/// What a restatement is sent for: the amount, or the records counted and what each counts
+/// for. Figures that change nothing counted (a second weather station confirming an index
+/// month that already fired) are not worth a revision.
 fn digest(e: &Entitlement) -> String {
-    let json = serde_json::to_vec(&(&e.amount, &e.basis)).expect("amounts and bases serialise");
+    let counted: Vec<(&str, &str, &Decimal)> = e.basis.items.iter().map(|i| (i.kind.as_str(), i.id.as_str(), &i.counted)).collect();
+    let json = serde_json::to_vec(&(&e.amount, counted)).expect("amounts serialise");
     hex::encode(Sha256::digest(&json))
 }
 
@@ -200,6 +204,12 @@ fn event(
     basis: Basis,
     triggered_at: &str,
 ) -> ClaimEvent {
+    // Every amount to the fen as written, so that a withdrawn claim reads 0.00 like any other.
+    let fen = |mut d: Decimal| {
+        d.rescale(2);
+        d
+    };
+    let (amount, adjustment, cap, cap_left) = (fen(amount), fen(adjustment), fen(cap), fen(cap_left));
     ClaimEvent {
         claim_id,
         revision,

@@ -4,11 +4,16 @@
 //! (weather) replaces the earlier one: departments correct a day by sending it again. The
 //! series are small (a county has one price per commodity and day, a few stations), so they are
 //! kept whole and handed to the SQL as two tables, `price_days` and `weather_days`.
+//!
+//! Only months that are over reach the SQL: a series' month is over when it has every day, or
+//! when the same series (a county's commodity, a station) already has a later day. A monthly
+//! average judged on the first days of a month would pay, then take back, claims as the month
+//! fills; judged once, a claim changes only when a department corrects a day.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{ArrayRef, Decimal128Builder, Float64Builder, Int32Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use fangpin_connectors::event::{Commodity, Event, Month};
@@ -58,8 +63,12 @@ impl Series {
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut month_idx = Int32Builder::with_capacity(n);
         let (mut purchase, mut cost) = (Decimal128Builder::with_capacity(n), Decimal128Builder::with_capacity(n));
+        let latest = latest_by(self.prices.keys().map(|(c, k, d)| ((c, *k), *d)));
         for ((c, k, d), (p, q)) in &self.prices {
             let m = Month::of_date(*d);
+            if !over(m, latest[&(c, *k)], self.prices.range((c.clone(), *k, first_day(m))..=(c.clone(), *k, last_day(m))).count()) {
+                continue;
+            }
             county.append_value(c);
             commodity.append_value(k.code());
             month_idx.append_value(m.index());
@@ -87,8 +96,12 @@ impl Series {
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut month_idx = Int32Builder::with_capacity(n);
         let (mut rain, mut water) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
+        let latest = latest_by(self.weather.keys().map(|(s, d)| (s, *d)));
         for ((s, d), (c, r, w)) in &self.weather {
             let m = Month::of_date(*d);
+            if !over(m, latest[&s], self.weather.range((s.clone(), first_day(m))..=(s.clone(), last_day(m))).count()) {
+                continue;
+            }
             station.append_value(s);
             county.append_value(c);
             month_idx.append_value(m.index());
@@ -108,6 +121,28 @@ impl Series {
         ];
         Ok(RecordBatch::try_new(weather_schema(), columns)?)
     }
+}
+
+/// The latest day of each series.
+fn latest_by<K: Ord>(days: impl Iterator<Item = (K, NaiveDate)>) -> BTreeMap<K, NaiveDate> {
+    let mut latest = BTreeMap::new();
+    for (k, d) in days {
+        latest.entry(k).and_modify(|l: &mut NaiveDate| *l = (*l).max(d)).or_insert(d);
+    }
+    latest
+}
+
+/// Whether a series' month `m` is over: a later day is in the series, or all its days are.
+fn over(m: Month, latest: NaiveDate, days_held: usize) -> bool {
+    latest > last_day(m) || days_held as u32 == last_day(m).day()
+}
+
+fn first_day(m: Month) -> NaiveDate {
+    NaiveDate::from_ymd_opt(m.year(), m.month(), 1).expect("a month has a first day")
+}
+
+fn last_day(m: Month) -> NaiveDate {
+    first_day(m.plus(1)).pred_opt().expect("a month has a last day")
 }
 
 fn price_schema() -> SchemaRef {
