@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fangpin_cases::metrics::{names as cases_names, CasesMetrics};
+use fangpin_claims::metrics::{names as claims_names, ClaimsMetrics};
 use fangpin_pipelines::metrics::names;
 use fangpin_pipelines::Metrics;
 
@@ -41,7 +42,7 @@ fn dashboards() -> Vec<(String, Value)> {
         }
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(found.len() >= 4, "expected the overview, pipeline, model and cases dashboards, found {}", found.len());
+    assert!(found.len() >= 5, "expected the overview, pipeline, model, cases and claims dashboards, found {}", found.len());
     found
 }
 
@@ -95,9 +96,29 @@ fn metric_names(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every metric fangpin serves: the pipeline's and the cadres' service's.
+/// Every metric fangpin serves: the pipeline's (with the insurance side's) and the cadres' service's.
 fn known_metrics() -> BTreeSet<String> {
-    names::ALL.iter().chain(cases_names::ALL.iter()).map(|s| s.to_string()).collect()
+    names::ALL.iter().chain(cases_names::ALL.iter()).chain(claims_names::ALL.iter()).map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_insurance_side_names_its_metrics_in_one_place_with_public_labels() {
+    let metrics = ClaimsMetrics::register(&Metrics::new().registry);
+    let registered: BTreeSet<String> = metrics.descriptors().iter().map(|d| d.fq_name.clone()).collect();
+    assert_eq!(registered, claims_names::ALL.iter().map(|s| s.to_string()).collect(), "claims metrics::names::ALL and the registry differ");
+    let allowed: BTreeSet<&str> = claims_names::LABELS.iter().copied().collect();
+    for d in metrics.descriptors() {
+        assert!(!d.help.is_empty(), "{} has no help text", d.fq_name);
+        assert!(d.fq_name.starts_with("fangpin_claims_"), "{}", d.fq_name);
+        let unit = ["_total", "_seconds", "_ratio", "_months", "_yuan"].iter().any(|s| d.fq_name.ends_with(s));
+        assert!(unit, "{}: a counter ends in _total, anything else in its unit", d.fq_name);
+        for label in &d.variable_labels {
+            assert!(allowed.contains(label.as_str()), "{} has label {label}, not in claims metrics::names::LABELS", d.fq_name);
+        }
+    }
+    for forbidden in ["household", "household_code", "id_card", "person", "insured_unit", "claim_id"] {
+        assert!(!allowed.contains(forbidden), "{forbidden} must never be a label");
+    }
 }
 
 #[test]
@@ -446,7 +467,8 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
 fn assert_no_personal_data_in_labels(prometheus: SocketAddr, scraped: &[SocketAddr]) {
     let household = Regex::new(r"[0-9]{12}-[0-9]{4}").unwrap();
     let id_number = Regex::new(r"[0-9]{15}").unwrap();
-    let mut allowed: BTreeSet<&str> = names::LABELS.iter().chain(cases_names::LABELS.iter()).copied().collect();
+    let mut allowed: BTreeSet<&str> =
+        names::LABELS.iter().chain(cases_names::LABELS.iter()).chain(claims_names::LABELS.iter()).copied().collect();
     allowed.extend(["__name__", "instance", "job", "le"]);
     let matcher = encode(r#"{__name__=~"fangpin_.+"}"#);
     let (_, body) = http_get(prometheus, &format!("/api/v1/series?match[]={matcher}")).unwrap();

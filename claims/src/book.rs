@@ -72,6 +72,9 @@ impl ClaimBook {
         owed: Vec<Entitlement>,
         triggered_at: &str,
     ) -> Vec<ClaimEvent> {
+        if owed.is_empty() && !self.households.contains_key(household) {
+            return Vec::new();
+        }
         let issued = self.households.entry(household.clone()).or_default();
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();

@@ -118,7 +118,8 @@ impl Claims {
 
     /// Assesses `household` for `years` from its records held (reversed settlements left out)
     /// and returns the claim events that bring its claims up to date; they are in the ledger
-    /// already when one is kept. `read_at` is when the batch with the triggering record was read.
+    /// already when one is kept. `read_at` is when the batch with the triggering record was
+    /// read; `now` the time stamped on the events (RFC 3339, China time).
     pub fn assess<'a>(
         &mut self,
         household: &HouseholdCode,
@@ -126,10 +127,10 @@ impl Claims {
         records: impl IntoIterator<Item = &'a Event>,
         years: &BTreeSet<i32>,
         read_at: Instant,
+        now: &str,
     ) -> Result<Vec<ClaimEvent>, ClaimsError> {
         let owed = rules::assess(household, profile, records, &self.fired, &self.coverage, years);
-        let now = chrono::Utc::now().with_timezone(&fangpin_connectors::event::china_time()).to_rfc3339();
-        let events = self.book.reconcile(household, years, owed, &now);
+        let events = self.book.reconcile(household, years, owed, now);
         for e in &events {
             if let Some(ledger) = &mut self.ledger {
                 ledger.append(e)?;

@@ -301,10 +301,11 @@ impl Pipeline {
                 }
             }
         }
+        let now = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
         for (code, from) in assess {
             let Some(h) = self.state.household(code) else { continue };
             let years: BTreeSet<i32> = (from.max(first_year)..=newest.year()).collect();
-            for event in claims.assess(code, &h.profile, h.live_records(), &years, read_at)? {
+            for event in claims.assess(code, &h.profile, h.live_records(), &years, read_at, &now)? {
                 let json = serde_json::to_vec(&event).map_err(|e| PipelineError::Internal(e.to_string()))?;
                 sink.send(output::CLAIMS, &event.household_code, &json)?;
                 self.metrics.records_out.with_label_values(&[output::CLAIMS]).inc();
