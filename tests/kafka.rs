@@ -274,6 +274,13 @@ fn kafka_run_gives_the_embedded_alerts_and_dead_letters_a_bad_record_on_every_to
     assert_eq!(door.union(&phone).cloned().collect::<BTreeSet<_>>(), all);
     assert!(door.iter().all(|(_, g)| g == "high") && phone.iter().all(|(_, g)| g != "high"));
 
+    // The same claims, to the fen, on claims.triggered as in the embedded run's file.
+    let embedded_claims = std::fs::read_to_string(tmp.path().join("embedded/claims.triggered.ndjson")).unwrap();
+    let embedded_claims = final_claims(embedded_claims.lines().map(|l| serde_json::from_str(l).unwrap()));
+    let kafka_claims = final_claims(consume(&broker, "claims.triggered").into_iter().map(|m| m["value"].clone()));
+    assert!(embedded_claims.len() > 50, "too few claims to compare: {}", embedded_claims.len());
+    assert_eq!(kafka_claims, embedded_claims, "Kafka and embedded runs of the same world pay different claims");
+
     // Each broken record is dead-lettered with its origin in headers; the run went on past it.
     let letters = consume(&broker, "dead_letter");
     let broken: BTreeMap<String, &Value> = letters
@@ -291,7 +298,7 @@ fn kafka_run_gives_the_embedded_alerts_and_dead_letters_a_bad_record_on_every_to
     }
     // No resident ID number anywhere in fangpin's outputs.
     let id_number = regex::Regex::new("[0-9]{17}[0-9Xx]").unwrap();
-    for topic in ["verify.door_visit", "verify.phone", "alerts", "dead_letter", "fangpin-state-changelog"] {
+    for topic in ["verify.door_visit", "verify.phone", "alerts", "dead_letter", "claims.triggered", "fangpin-state-changelog"] {
         let text = client(&["consume", &broker.address(), topic]);
         assert!(!id_number.is_match(&text), "an ID number on {topic}");
     }
@@ -378,8 +385,21 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
     assert!(missing.is_empty(), "households the reference visits and the failover run does not (first 5): {missing:?}");
 }
 
+/// Each claim's amount in its latest revision.
+fn final_claims(events: impl Iterator<Item = Value>) -> BTreeMap<String, String> {
+    let mut latest: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    for e in events {
+        let (id, revision) = (e["claim_id"].as_str().unwrap().to_owned(), e["revision"].as_u64().unwrap());
+        let amount = e["amount"].as_str().unwrap().to_owned();
+        if latest.get(&id).is_none_or(|(r, _)| *r < revision) {
+            latest.insert(id, (revision, amount));
+        }
+    }
+    latest.into_iter().map(|(id, (_, amount))| (id, amount)).collect()
+}
+
 /// Each household's last checkpoint on `topic` (tombstones remove it), without the parts that
-/// depend on micro-batch boundaries (alert books and watermarks).
+/// depend on micro-batch boundaries (alert books, watermarks, how often a claim was restated).
 fn final_ledgers(broker: &Broker, topic: &str) -> BTreeMap<String, Value> {
     let mut last = BTreeMap::new();
     for m in consume(broker, topic) {
@@ -388,6 +408,11 @@ fn final_ledgers(broker: &Broker, topic: &str) -> BTreeMap<String, Value> {
             Value::Object(mut snapshot) => {
                 for part in ["alerts", "shadow_alerts", "oldest", "newest", "roster"] {
                     snapshot.remove(part);
+                }
+                if let Some(Value::Object(claims)) = snapshot.get_mut("claims") {
+                    for issued in claims.values_mut() {
+                        issued.as_object_mut().unwrap().remove("revision");
+                    }
                 }
                 last.insert(key, Value::Object(snapshot));
             }
