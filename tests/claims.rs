@@ -162,6 +162,8 @@ async fn a_reversal_after_a_paid_claim_emits_negative_adjustments_under_the_same
         adjustments,
         vec![("2024-02".into(), 2, "0.00".into(), "-7000.00".into()), ("2024-04".into(), 2, "0.00".into(), "-3000.00".into())]
     );
+    let withdrawn = after.values().find(|e| e["month"] == "2024-02").unwrap();
+    assert_eq!((&withdrawn["cap"], &withdrawn["cap_left"]), (&json!("80000.00"), &json!("80000.00")), "{withdrawn}");
     // The same reversal again changes nothing.
     let before = run.events().len();
     run.batch(vec![(Topic::Medical, reversal(DAWU, "S1", 1, "2024-02-10", "12000.00"))]).await;

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use fangpin_connectors::event::{HouseholdCode, Month};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use fangpin_connectors::pseudonym::hex_without_digit_runs;
 use sha2::{Digest, Sha256};
 
 use crate::coverage::CoverageKind;
@@ -48,6 +49,8 @@ pub struct Issued {
     pub key: ClaimKey,
     pub revision: u32,
     pub amount: Decimal,
+    /// The unit's yearly cap when it was issued.
+    pub cap: Decimal,
     /// Hash of the amount and the records counted last sent: a restatement is sent only when they change.
     pub digest: String,
 }
@@ -78,10 +81,10 @@ impl ClaimBook {
         let issued = self.households.entry(household.clone()).or_default();
         let mut events = Vec::new();
         let mut seen = BTreeSet::new();
-        for e in owed {
+        for e in &owed {
             let id = claim_id(household, &e.key);
             seen.insert(id.clone());
-            let digest = digest(&e);
+            let digest = digest(e);
             let previous = issued.get(&id);
             let (revision, before) = match previous {
                 Some(p) if p.digest == digest => continue,
@@ -90,8 +93,9 @@ impl ClaimBook {
                 None if e.amount.is_zero() => continue,
                 None => (1, Decimal::ZERO),
             };
-            issued.insert(id.clone(), Issued { key: e.key.clone(), revision, amount: e.amount, digest });
-            events.push(event(household, id, revision, e.key, e.amount, e.amount - before, e.cap, e.cap_left, e.basis, triggered_at));
+            issued.insert(id.clone(), Issued { key: e.key.clone(), revision, amount: e.amount, cap: e.cap, digest });
+            let (key, basis) = (e.key.clone(), e.basis.clone());
+            events.push(event(household, id, revision, key, e.amount, e.amount - before, e.cap, e.cap_left, basis, triggered_at));
         }
         // Claims of the assessed years the rules no longer know (their records reversed, the
         // household uninsured): restated at zero, once.
@@ -106,14 +110,22 @@ impl ClaimBook {
             i.revision += 1;
             i.amount = Decimal::ZERO;
             i.digest = String::from("withdrawn");
+            // What the unit's year still owes by the end of the month: its latest claim before.
+            let prior = owed
+                .iter()
+                .filter(|e| e.key.coverage == i.key.coverage && e.key.unit == i.key.unit)
+                .filter(|e| e.key.month.year() == i.key.month.year() && e.key.month < i.key.month)
+                .max_by_key(|e| e.key.month);
+            let owed_before = prior.map_or(Decimal::ZERO, |p| p.cap - p.cap_left);
             let basis = Basis {
                 items: Vec::new(),
-                year_to_date: Decimal::ZERO,
-                deductible: Decimal::ZERO,
-                share_paid: Decimal::ZERO,
-                owed_before: Decimal::ZERO,
+                year_to_date: prior.map_or(Decimal::ZERO, |p| p.basis.year_to_date),
+                deductible: prior.map_or(Decimal::ZERO, |p| p.basis.deductible),
+                share_paid: prior.map_or(Decimal::ZERO, |p| p.basis.share_paid),
+                owed_before,
             };
-            events.push(event(household, id, i.revision, i.key.clone(), Decimal::ZERO, -before, Decimal::ZERO, Decimal::ZERO, basis, triggered_at));
+            let (key, cap) = (i.key.clone(), i.cap);
+            events.push(event(household, id, i.revision, key, Decimal::ZERO, -before, cap, cap - owed_before, basis, triggered_at));
         }
         if !events.is_empty() {
             self.changed.insert(household.clone());
@@ -182,7 +194,8 @@ impl ClaimBook {
 pub fn claim_id(household: &HouseholdCode, key: &ClaimKey) -> String {
     let mut h = Sha256::new();
     h.update(format!("{household}|{}|{}|{}", key.coverage.code(), key.unit, key.month).as_bytes());
-    format!("CLM-{}", &hex::encode(h.finalize())[..20])
+    // Never a run of digits, like every identifier fangpin writes: see hex_without_digit_runs.
+    format!("CLM-{}", hex_without_digit_runs(&h.finalize()[..10]))
 }
 
 /// What a restatement is sent for: the amount, or the records counted and what each counts
@@ -191,7 +204,7 @@ pub fn claim_id(household: &HouseholdCode, key: &ClaimKey) -> String {
 fn digest(e: &Entitlement) -> String {
     let counted: Vec<(&str, &str, &Decimal)> = e.basis.items.iter().map(|i| (i.kind.as_str(), i.id.as_str(), &i.counted)).collect();
     let json = serde_json::to_vec(&(&e.amount, counted)).expect("amounts serialise");
-    hex::encode(Sha256::digest(&json))
+    hex_without_digit_runs(&Sha256::digest(&json))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -5,9 +5,11 @@
 //! {"seq":1,"prev":"000…0","hash":"9c1f…","claim":{..claim event..}}
 //! ```
 //!
-//! `hash` is SHA-256 of `prev`, a newline and the claim event's JSON exactly as written; `prev`
-//! is the entry before's `hash` (64 zeros for the first). [`verify`] recomputes the chain and
-//! names the first entry that does not hold.
+//! `hash` is SHA-256 of `prev`, a newline and the claim event's JSON exactly as written, in hex
+//! with every 8th character a letter (`hex_without_digit_runs`: no output of fangpin holds a
+//! run of digits an ID number could hide in); `prev` is the entry before's `hash` (that of 32
+//! zero bytes for the first). [`verify`] recomputes the chain and names the first entry that
+//! does not hold.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -15,12 +17,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use fangpin_connectors::pseudonym::hex_without_digit_runs;
 use sha2::{Digest, Sha256};
 
 use crate::book::ClaimEvent;
 use crate::error::ClaimsError;
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(Serialize)]
 struct EntryOut<'a> {
@@ -51,7 +53,7 @@ impl Ledger {
     /// A new, empty ledger at `path` (an existing file is replaced: a replay starts over).
     pub fn create(path: &Path) -> Result<Ledger, ClaimsError> {
         let file = File::create(path).map_err(|e| ClaimsError::io(path, e))?;
-        Ok(Ledger { path: path.to_owned(), out: BufWriter::new(file), seq: 0, last: GENESIS.to_owned() })
+        Ok(Ledger { path: path.to_owned(), out: BufWriter::new(file), seq: 0, last: genesis() })
     }
 
     /// The ledger at `path`, verified, to append to; created when absent. A broken ledger is
@@ -61,7 +63,7 @@ impl Ledger {
             let report = verify(path)?;
             (report.entries, report.last_hash)
         } else {
-            (0, GENESIS.to_owned())
+            (0, genesis())
         };
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| ClaimsError::io(path, e))?;
         Ok(Ledger { path: path.to_owned(), out: BufWriter::new(file), seq, last })
@@ -104,7 +106,7 @@ pub struct Verified {
 pub fn verify(path: &Path) -> Result<Verified, ClaimsError> {
     let file = File::open(path).map_err(|e| ClaimsError::io(path, e))?;
     let broken = |line: u64, reason: String| ClaimsError::Tampered { path: path.to_owned(), line, reason };
-    let mut last = GENESIS.to_owned();
+    let mut last = genesis();
     let mut entries = 0;
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let n = i as u64 + 1;
@@ -131,5 +133,10 @@ fn chain(prev: &str, claim_json: &str) -> String {
     h.update(prev.as_bytes());
     h.update(b"\n");
     h.update(claim_json.as_bytes());
-    hex::encode(h.finalize())
+    hex_without_digit_runs(&h.finalize())
+}
+
+/// The `prev` of the first entry.
+fn genesis() -> String {
+    hex_without_digit_runs(&[0; 32])
 }
