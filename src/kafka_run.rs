@@ -193,7 +193,7 @@ fn restore(
                 tracing::warn!("changelog {topic}/{partition} offset {offset}: {why}; dead-lettered, the household starts again");
                 let rejection = Rejection::whole(RejectReason::BadCheckpoint, why);
                 let source = format!("{topic}/{partition}");
-                damaged.push(DeadLetter::new(&topic, &source, offset.max(0) as u64, &rejection, payload));
+                damaged.push(DeadLetter::new(&topic, &source, fangpin_connectors::Position::Offset(offset.max(0) as u64), &rejection, payload));
             }
         }
         Ok::<(), String>(())

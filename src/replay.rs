@@ -88,7 +88,8 @@ pub struct ReplayOptions {
 /// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
 pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: ReplayOptions) -> Result<Report> {
     let key = pseudonymiser(settings, false)?;
-    let mut pipeline = build_pipeline(settings, options.metrics_addr, key.clone())?;
+    // A replay is bounded by its files: the alert lists it keeps for scoring are too.
+    let mut pipeline = build_pipeline(settings, options.metrics_addr, key.clone())?.keep_alert_lists();
     let mut source = FileSource::open(from_dir)?;
     let mut lag = metrics::source::SourceLag::new(pipeline.metrics(), from_dir, &source.topics());
     for ignored in source.ignored_files() {
@@ -120,7 +121,7 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: Repl
             pace.latencies.extend(std::iter::repeat_n(latency, alerts.len()));
         }
         bar.set_position(source.progress().0);
-        bar.set_message(format!("{} alerts", pipeline.stats().alerted.len().max(alerts.len())));
+        bar.set_message(format!("{} alerts", pipeline.stats().alerts.values().sum::<u64>()));
     }
     lag.finish();
     pipeline.finish(&mut sink)?;

@@ -43,7 +43,7 @@ fn a_small_simulated_world_end_to_end() {
     assert!(expected.len() > 100, "the simulator injected too few bad records to test: {}", expected.len());
     let mut got = BTreeMap::new();
     for d in lines(&out.join("dead_letter.ndjson")) {
-        got.insert((d["topic"].as_str().unwrap().to_owned(), d["offset"].as_u64().unwrap()), d["reason"].as_str().unwrap().to_owned());
+        got.insert((d["topic"].as_str().unwrap().to_owned(), d["line"].as_u64().unwrap()), d["reason"].as_str().unwrap().to_owned());
     }
     let reasons: BTreeSet<&String> = expected.values().collect();
     for reason in ["malformed_json", "missing_field", "wrong_type", "invalid_value", "bad_id_card", "amounts_do_not_add_up", "unknown_household"] {

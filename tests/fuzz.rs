@@ -132,7 +132,7 @@ fn fuzz_no_record_fails_a_batch_or_a_checkpoint() {
             } else {
                 seed.clone()
             };
-            records.push(SourceRecord { topic: *topic, source: "fuzz".into(), offset: i as u64, payload });
+            records.push(SourceRecord { topic: *topic, source: "fuzz".into(), position: fangpin_connectors::Position::Line(i as u64 + 1), payload });
         }
         let result = catch_unwind(AssertUnwindSafe(|| runtime.block_on(p.process(records, &mut sink))));
         match result {

@@ -38,7 +38,7 @@ async fn metrics_are_served_and_carry_no_personal_data() {
         fangpin_connectors::SourceRecord {
             topic: Topic::Medical,
             source: std::sync::Arc::from("test"),
-            offset: 2,
+            position: fangpin_connectors::Position::Line(2),
             payload: b"{not json".to_vec(),
         },
     ];

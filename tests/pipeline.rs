@@ -77,7 +77,7 @@ async fn a_reversal_before_its_settlement_cancels_it_when_it_comes() {
     let letters = sink.of(output::DEAD_LETTER);
     assert_eq!(letters.len(), 1, "only S9 never found its settlement: {letters:?}");
     assert_eq!(letters[0]["reason"], "orphan_reversal");
-    assert_eq!(letters[0]["offset"], 4);
+    assert_eq!(letters[0]["line"], 4);
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn bad_records_are_dead_lettered_with_their_reason_and_the_run_goes_on() {
         fangpin_connectors::SourceRecord {
             topic: Topic::Medical,
             source: std::sync::Arc::from("test"),
-            offset: 1,
+            position: fangpin_connectors::Position::Line(1),
             payload: format!("{{\"settlement_id\": \"S5\", \"id_card\": \"{id}\"").into_bytes(),
         },
         record(Topic::Medical, 2, unbalanced),
@@ -139,7 +139,7 @@ async fn bad_records_are_dead_lettered_with_their_reason_and_the_run_goes_on() {
     let reasons: Vec<(&str, u64)> = sink
         .of(output::DEAD_LETTER)
         .iter()
-        .map(|l| (l["reason"].as_str().unwrap(), l["offset"].as_u64().unwrap()))
+        .map(|l| (l["reason"].as_str().unwrap(), l["line"].as_u64().unwrap()))
         .collect();
     assert_eq!(
         reasons,
@@ -248,7 +248,7 @@ async fn id_numbers_in_any_spelling_never_reach_dead_letters_or_checkpoints() {
     }
     p.finish(&mut sink).unwrap();
     let letters = sink.of(output::DEAD_LETTER);
-    let reasons: Vec<String> = letters.iter().map(|l| format!("{} {}", l["offset"], l["reason"])).collect();
+    let reasons: Vec<String> = letters.iter().map(|l| format!("{} {}", l["line"], l["reason"])).collect();
     // Three spell a valid ID in a valid record (the number itself, in lower case, as JSON
     // escapes), and one has it as its settlement id: applied under a pseudonym. Every other
     // record is a dead letter.
@@ -351,6 +351,52 @@ async fn records_waiting_for_a_roster_entry_are_bounded_per_household() {
     assert_eq!(held["parked"].as_array().unwrap().len(), 200);
     p.finish(&mut sink).unwrap();
     assert_eq!(unknown(&sink), 250);
+}
+
+#[tokio::test]
+async fn reversals_waiting_for_their_settlement_are_bounded_and_expire_with_the_window() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let household = fangpin_connectors::event::HouseholdCode::parse(HOUSEHOLD).unwrap();
+    let waiting = |p: &fangpin_pipelines::Pipeline| -> usize {
+        let held: Value = serde_json::from_slice(&p.checkpoint(&household).unwrap().unwrap()).unwrap();
+        held["waiting_reversals"].as_array().map_or(0, Vec::len)
+    };
+    let orphans = |s: &MemorySink| s.of(output::DEAD_LETTER).iter().filter(|d| d["reason"] == "orphan_reversal").count();
+    // A reversal found by its settlement waits no more.
+    let records = vec![record(Topic::Roster, 1, roster()), record(Topic::Medical, 1, bill("S1", "2024-01", 2000, "reversed"))];
+    p.process(records, &mut sink).await.unwrap();
+    assert_eq!(waiting(&p), 1);
+    p.process(vec![record(Topic::Medical, 2, bill("S1", "2024-01", 2000, "settled"))], &mut sink).await.unwrap();
+    assert_eq!(waiting(&p), 0, "matched by its settlement");
+    // At most 200 reversals of unseen settlements wait; the rest are dead-lettered at once.
+    let batch: Vec<_> = (0..230u64).map(|i| record(Topic::Medical, i + 3, bill(&format!("R{i}"), "2024-01", 10, "reversed"))).collect();
+    p.process(batch, &mut sink).await.unwrap();
+    assert_eq!((waiting(&p), orphans(&sink)), (200, 30));
+    // Once January leaves the window (the stream reaches February of the next year), no
+    // settlement of theirs can be accepted: they are dead-lettered then, not at the end of time.
+    p.process(vec![record(Topic::Medical, 300, bill("S2", "2025-02", 10, "settled"))], &mut sink).await.unwrap();
+    assert_eq!((waiting(&p), orphans(&sink)), (0, 230));
+    p.finish(&mut sink).unwrap();
+    assert_eq!(orphans(&sink), 230, "none is dead-lettered twice");
+}
+
+#[tokio::test]
+async fn only_a_bounded_replay_keeps_the_list_of_every_alert() {
+    let batch = || {
+        vec![
+            record(Topic::Roster, 1, roster()),
+            record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "settled")),
+            record(Topic::Medical, 2, bill("S2", "2024-07", 2000, "settled")),
+        ]
+    };
+    let mut continuous = pipeline();
+    let raised = continuous.process(batch(), &mut MemorySink::default()).await.unwrap();
+    assert!(!raised.is_empty());
+    assert!(continuous.stats().alerted.is_empty(), "a continuous run keeps counts, not every alert");
+    let mut replay = pipeline().keep_alert_lists();
+    let raised = replay.process(batch(), &mut MemorySink::default()).await.unwrap();
+    assert_eq!(replay.stats().alerted.len(), raised.len());
 }
 
 /// A property, over 60 seeded random histories of one household: its records in any arrival

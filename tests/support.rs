@@ -25,7 +25,7 @@ pub fn pipeline() -> Pipeline {
 
 /// One contract record as a source would deliver it.
 pub fn record(topic: Topic, offset: u64, json: serde_json::Value) -> SourceRecord {
-    SourceRecord { topic, source: Arc::from("test"), offset, payload: json.to_string().into_bytes() }
+    SourceRecord { topic, source: Arc::from("test"), position: fangpin_connectors::Position::Line(offset), payload: json.to_string().into_bytes() }
 }
 
 /// Keeps everything sent, per topic.

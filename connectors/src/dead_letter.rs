@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Rejection;
+use crate::file_source::Position;
 pub use crate::id_like::ID_MASK;
 
 /// Longest payload kept in a dead letter, in bytes (after masking); longer ones are cut, so one
@@ -85,8 +86,9 @@ pub struct DeadLetter {
     pub topic: String,
     /// Where it came from: a file path, or a Kafka `topic/partition`.
     pub source: String,
-    /// Its position there: 1-based line number, or Kafka offset.
-    pub offset: u64,
+    /// Its position there: `"line"` (from 1) in a file, `"offset"` (from 0) on Kafka.
+    #[serde(flatten)]
+    pub position: Position,
     /// The [`crate::RejectReason`] code.
     pub reason: String,
     /// The field at fault, if one is.
@@ -99,12 +101,12 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The dead letter of a rejected payload; only its [`masked_copy`] is kept.
-    pub fn new(topic: &str, source: &str, offset: u64, rejection: &Rejection, payload: &[u8]) -> DeadLetter {
+    pub fn new(topic: &str, source: &str, position: Position, rejection: &Rejection, payload: &[u8]) -> DeadLetter {
         let masked = masked_copy(payload);
         DeadLetter {
             topic: topic.to_owned(),
             source: source.to_owned(),
-            offset,
+            position,
             reason: rejection.reason.code().to_owned(),
             field: rejection.field.map(str::to_owned),
             // Details are value-free by construction; masking again costs little and protects
@@ -139,15 +141,15 @@ mod tests {
     fn dead_letters_carry_the_reason_and_a_masked_payload() {
         let r = Rejection::new(RejectReason::BadIdCard, "id_card", "id_card check character is wrong");
         let payload = b"{\"household_code\":\"420922101201-0042\",\"id_card\":\"110105194912310021\",\"bad\":\"\xff\"}";
-        let d = DeadLetter::new("dept.hr.employment", "in/dept.hr.employment.ndjson", 7, &r, payload);
-        assert_eq!((d.reason.as_str(), d.field.as_deref(), d.offset), ("bad_id_card", Some("id_card"), 7));
+        let d = DeadLetter::new("dept.hr.employment", "in/dept.hr.employment.ndjson", Position::Line(7), &r, payload);
+        assert_eq!((d.reason.as_str(), d.field.as_deref(), d.position), ("bad_id_card", Some("id_card"), Position::Line(7)));
         assert!(!d.payload.contains("1101051949"), "{}", d.payload);
         assert!(d.payload.contains("420922101201-0042") && d.payload.contains('\u{fffd}'));
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<DeadLetter>(&json).unwrap(), d);
 
         let whole = Rejection::whole(RejectReason::MalformedJson, "payload is not valid JSON (line 1, column 3)");
-        assert_eq!(DeadLetter::new("t", "s", 1, &whole, b"{{").field, None);
+        assert_eq!(DeadLetter::new("t", "s", Position::Line(1), &whole, b"{{").field, None);
     }
 
     #[test]
@@ -167,7 +169,7 @@ mod tests {
     fn huge_payloads_are_cut_after_masking() {
         let mut payload = "é".repeat(MAX_PAYLOAD_BYTES / 2 - 5).into_bytes();
         payload.extend_from_slice(b"110105194912310021110105194912310021");
-        let d = DeadLetter::new("t", "s", 1, &Rejection::whole(RejectReason::MalformedJson, "x"), &payload);
+        let d = DeadLetter::new("t", "s", Position::Line(1), &Rejection::whole(RejectReason::MalformedJson, "x"), &payload);
         assert!(d.payload.len() <= MAX_PAYLOAD_BYTES + "…[truncated]".len());
         assert!(!d.payload.contains("11010"), "{}", &d.payload[d.payload.len() - 40..]);
         assert!(d.payload.ends_with("[truncated]"));

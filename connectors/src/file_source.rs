@@ -13,15 +13,44 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Batch vectors are pre-allocated up to this many records, whatever `max_records` says.
 const MAX_PREALLOCATED: usize = 64 * 1024;
 
-/// One raw record from a replayed file, not yet decoded.
+/// Where a record is in its source, named for what it is: written as `"line": n` or
+/// `"offset": n` in dead letters and checkpoints.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    /// A file's line, counted from 1 as editors do.
+    Line(u64),
+    /// A Kafka partition's offset, counted from 0.
+    Offset(u64),
+}
+
+impl Position {
+    /// The number, whichever kind it is.
+    pub fn number(self) -> u64 {
+        match self {
+            Position::Line(n) | Position::Offset(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Offset(n) => write!(f, "offset {n}"),
+        }
+    }
+}
+
+/// One raw record from a source (a replayed file or a Kafka partition), not yet decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceRecord {
     /// The contract topic of the file.
     pub topic: Topic,
-    /// The file path, shared by all records of the file.
+    /// The file path, or the Kafka `topic/partition`, shared by all records of the source.
     pub source: Arc<str>,
-    /// 1-based line number in the file.
-    pub offset: u64,
+    /// Where the record is in its source.
+    pub position: Position,
     /// The line without its line ending; not necessarily UTF-8 (the decoder rejects that).
     pub payload: Vec<u8>,
 }
@@ -71,7 +100,7 @@ impl Lane {
             return Ok(Some(SourceRecord {
                 topic: self.topic,
                 source: Arc::clone(&self.path),
-                offset: self.line,
+                position: Position::Line(self.line),
                 payload: buf,
             }));
         }
@@ -245,7 +274,7 @@ mod tests {
         assert_eq!(src.progress(), (total, total));
         assert_eq!(src.next_batch(7).unwrap(), None);
 
-        let roster: Vec<_> = all.iter().take(4).map(|r| (r.topic, r.offset, r.payload.clone())).collect();
+        let roster: Vec<_> = all.iter().take(4).map(|r| (r.topic, r.position.number(), r.payload.clone())).collect();
         assert_eq!(
             roster,
             [
@@ -261,7 +290,7 @@ mod tests {
         assert!(rest.iter().all(|r| r.topic != Topic::Roster));
         // Line numbers run 1.. within each file, in file order.
         for (topic, n) in [(Topic::Medical, 40), (Topic::Prices, 10)] {
-            let offsets: Vec<u64> = rest.iter().filter(|r| r.topic == topic).map(|r| r.offset).collect();
+            let offsets: Vec<u64> = rest.iter().filter(|r| r.topic == topic).map(|r| r.position.number()).collect();
             assert_eq!(offsets, (1..=n).collect::<Vec<u64>>());
         }
         // Medical is 4 times the size of prices: after every prefix, both are at the same
@@ -298,7 +327,7 @@ mod tests {
         write_lines(tmp.path(), "verify.outcomes.ndjson", "o", 5);
         let mut src = FileSource::open(tmp.path()).unwrap();
         let b = src.next_batch(0).unwrap().unwrap();
-        assert_eq!((b.len(), b[0].topic, b[0].offset), (1, Topic::Outcomes, 1));
+        assert_eq!((b.len(), b[0].topic, b[0].position), (1, Topic::Outcomes, Position::Line(1)));
         assert_eq!(src.next_batch(100).unwrap().unwrap().len(), 4);
         assert_eq!(src.next_batch(100).unwrap(), None);
     }

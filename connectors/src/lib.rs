@@ -30,6 +30,6 @@ pub use decode::{Decoder, DecoderConfig, RejectReason, Rejection};
 pub use dir_sink::{DirSink, Sink};
 pub use error::ConnectorError;
 pub use event::Event;
-pub use file_source::{FileSource, SourceRecord};
+pub use file_source::{FileSource, Position, SourceRecord};
 pub use pseudonym::Pseudonymiser;
 pub use topic::Topic;

@@ -14,6 +14,7 @@
 //!  "records":[{"event":"medical",..},..],           the ledger, in key order
 //!  "reversed":["S1"],                                settlements cancelled
 //!  "parked":[{"from":{"topic":..,"source":..,"offset":3,"payload":".."},"event":{..}}],
+//!                                                   ("line":3 for a record read from a file)
 //!  "waiting_reversals":[{"settlement_id":"S9","from":{..}}],
 //!  "alerts":{"last":{..},"issued":[..]},"shadow_alerts":{..}}
 //! ```
@@ -36,7 +37,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use fangpin_connectors::event::{Event, HouseholdCode, Month, RosterEntry};
-use fangpin_connectors::Topic;
+use fangpin_connectors::{Position, Topic};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::BookEntry;
@@ -85,7 +86,8 @@ struct Snapshot<'a> {
 struct Origin<'a> {
     topic: Cow<'a, str>,
     source: Cow<'a, str>,
-    offset: u64,
+    #[serde(flatten)]
+    position: Position,
     /// Masked when the record arrived.
     payload: Cow<'a, str>,
 }
@@ -97,10 +99,13 @@ struct ParkedRecord<'a> {
     event: Cow<'a, Event>,
 }
 
-/// A reversal waiting for (or kept after) its settlement.
+/// A reversal waiting for its settlement.
 #[derive(Serialize, Deserialize)]
 struct ReversalRecord<'a> {
     settlement_id: Cow<'a, str>,
+    /// The reversal's month, from which it expires; absent in older checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    month: Option<Month>,
     from: Origin<'a>,
 }
 
@@ -109,7 +114,7 @@ impl<'a> Origin<'a> {
         Origin {
             topic: Cow::Borrowed(p.topic),
             source: Cow::Borrowed(&p.source),
-            offset: p.offset,
+            position: p.position,
             payload: Cow::Borrowed(&p.masked_payload),
         }
     }
@@ -120,7 +125,7 @@ impl<'a> Origin<'a> {
         Ok(Provenance {
             topic,
             source: Arc::from(self.source.as_ref()),
-            offset: self.offset,
+            position: self.position,
             masked_payload: self.payload.into_owned(),
         })
     }
@@ -154,7 +159,7 @@ pub(crate) fn encode(
         parked: parked.iter().map(|(p, e)| ParkedRecord { from: Origin::of(p), event: Cow::Borrowed(e) }).collect(),
         waiting_reversals: reversals
             .iter()
-            .map(|w| ReversalRecord { settlement_id: Cow::Borrowed(&w.settlement_id), from: Origin::of(&w.provenance) })
+            .map(|w| ReversalRecord { settlement_id: Cow::Borrowed(&w.settlement_id), month: w.month, from: Origin::of(&w.provenance) })
             .collect(),
         alerts,
         shadow_alerts,
@@ -225,7 +230,7 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
         .into_iter()
         .map(|w| {
             let provenance = w.from.into_provenance()?;
-            Ok(WaitingReversal { settlement_id: w.settlement_id.into_owned(), provenance })
+            Ok(WaitingReversal { settlement_id: w.settlement_id.into_owned(), month: w.month, provenance })
         })
         .collect::<Result<_, String>>()
         .map_err(fail)?;
@@ -248,7 +253,7 @@ mod tests {
     use fangpin_connectors::pseudonym::id_card_check_char;
     use fangpin_connectors::topic::output;
     use fangpin_connectors::{
-        mask_id_numbers, ConnectorError, Decoder, DecoderConfig, Pseudonymiser, Sink, SourceRecord, Topic,
+        mask_id_numbers, ConnectorError, Decoder, DecoderConfig, Position, Pseudonymiser, Sink, SourceRecord, Topic,
     };
     use fangpin_models::RulesGrader;
     use serde_json::{json, Value};
@@ -304,7 +309,7 @@ mod tests {
     }
 
     fn record(topic: Topic, offset: u64, json: Value) -> SourceRecord {
-        SourceRecord { topic, source: Arc::from(topic.name()), offset, payload: json.to_string().into_bytes() }
+        SourceRecord { topic, source: Arc::from(topic.name()), position: Position::Offset(offset), payload: json.to_string().into_bytes() }
     }
 
     fn roster_entry(h: &str) -> Value {

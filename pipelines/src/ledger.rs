@@ -116,6 +116,18 @@ impl Household {
         }
     }
 
+    /// Whether a reversal of the settlement has been seen.
+    pub fn is_reversed(&self, settlement_id: &str) -> bool {
+        self.reversed.contains(settlement_id)
+    }
+
+    /// Forgets a reversal whose settlement never came (and now never can).
+    pub fn forget_reversal(&mut self, settlement_id: &str) {
+        if !self.has_settlement(settlement_id) {
+            self.reversed.remove(settlement_id);
+        }
+    }
+
     /// Whether the settlement has been seen.
     pub fn has_settlement(&self, settlement_id: &str) -> bool {
         self.entries.contains_key(&EntryKey::Settlement(settlement_id.to_owned()))

@@ -64,7 +64,9 @@ pub struct RunStats {
     pub corrections: u64,
     pub alerts: BTreeMap<(String, Grade), u64>,
     pub indicator_hits: BTreeMap<String, u64>,
-    /// Household, risk month and grade of every alert raised, for scoring against ground truth.
+    /// Household, risk month and grade of every alert raised, for scoring against ground truth;
+    /// kept only when asked for ([`Pipeline::keep_alert_lists`]), since a continuous run would
+    /// grow it for ever.
     pub alerted: Vec<(String, String, Grade)>,
     /// The same for the shadow grader's alerts, which are recorded but never sent.
     pub shadow_alerted: Vec<(String, String, Grade)>,
@@ -113,6 +115,8 @@ pub struct Pipeline {
     claims: Option<Claims>,
     /// Claims of years before this one are final and forgotten.
     claims_final_before: Option<i32>,
+    /// Whether [`RunStats::alerted`] and [`RunStats::shadow_alerted`] are filled.
+    keep_alert_lists: bool,
 }
 
 impl Pipeline {
@@ -141,7 +145,15 @@ impl Pipeline {
             last_hits: Vec::new(),
             claims: None,
             claims_final_before: None,
+            keep_alert_lists: false,
         })
+    }
+
+    /// Lists every alert raised in [`RunStats::alerted`] (and the shadow's), for scoring a
+    /// bounded replay against ground truth. Not for continuous runs: the lists only grow.
+    pub fn keep_alert_lists(mut self) -> Pipeline {
+        self.keep_alert_lists = true;
+        self
     }
 
     /// Also computes insurance claims on the same stream, reporting to this pipeline's
@@ -214,7 +226,14 @@ impl Pipeline {
         for (record, event) in events {
             self.apply(sink, record, event)?;
         }
-        self.state.prune();
+        for provenance in self.state.prune() {
+            let rejection = Rejection::new(
+                RejectReason::OrphanReversal,
+                "settlement_id",
+                "no settlement with this id was received while one could still be accepted (it would now be older than the window)",
+            );
+            self.dead_letter_parked(sink, &provenance, &rejection)?;
+        }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
 
@@ -326,7 +345,7 @@ impl Pipeline {
         let provenance = || Provenance {
             topic,
             source: record.source.clone(),
-            offset: record.offset,
+            position: record.position,
             masked_payload: masked_copy(&record.payload),
         };
         self.metrics.observe_lateness(topic, &event, self.state.newest());
@@ -364,6 +383,14 @@ impl Pipeline {
                     RejectReason::UnknownHousehold,
                     "household_code",
                     "the household is not on the roster, and too many of its records wait already",
+                );
+                self.dead_letter(sink, &record, &rejection)?;
+            }
+            Outcome::TooManyReversals => {
+                let rejection = Rejection::new(
+                    RejectReason::OrphanReversal,
+                    "settlement_id",
+                    "no settlement with this id was received, and too many of the household's reversals wait already",
                 );
                 self.dead_letter(sink, &record, &rejection)?;
             }
@@ -423,7 +450,8 @@ impl Pipeline {
                     rules_grade = Some(a.grade);
                     let shadow_stamp =
                         GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
-                    if let Some(alert) = shadow.book.raise(&household, &input.category, *month, a, &shadow_stamp, &detected_at) {
+                    let alert = shadow.book.raise(&household, &input.category, *month, a, &shadow_stamp, &detected_at);
+                    if let (Some(alert), true) = (alert, self.keep_alert_lists) {
                         self.stats.shadow_alerted.push((alert.household_code, alert.month, alert.grade));
                     }
                 }
@@ -440,7 +468,9 @@ impl Pipeline {
             if let Some(alert) = self.book.raise(&household, &input.category, *month, assessment, &stamp, &detected_at) {
                 let key = (alert.county_code.clone(), alert.grade);
                 *self.stats.alerts.entry(key).or_default() += 1;
-                self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
+                if self.keep_alert_lists {
+                    self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
+                }
                 self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
                 alerts.push(alert);
             }
@@ -453,12 +483,12 @@ impl Pipeline {
 
     fn dead_letter(&mut self, sink: &mut dyn Sink, record: &SourceRecord, rejection: &Rejection) -> Result<(), PipelineError> {
         self.metrics.record_in(record.topic.name(), RecordOutcome::DeadLetter);
-        let letter = DeadLetter::new(record.topic.name(), &record.source, record.offset, rejection, &record.payload);
+        let letter = DeadLetter::new(record.topic.name(), &record.source, record.position, rejection, &record.payload);
         self.send_dead_letter(sink, letter)
     }
 
     fn dead_letter_parked(&mut self, sink: &mut dyn Sink, p: &Provenance, rejection: &Rejection) -> Result<(), PipelineError> {
-        let letter = DeadLetter::new(p.topic, &p.source, p.offset, rejection, p.masked_payload.as_bytes());
+        let letter = DeadLetter::new(p.topic, &p.source, p.position, rejection, p.masked_payload.as_bytes());
         self.send_dead_letter(sink, letter)
     }
 

@@ -22,6 +22,9 @@ pub enum Outcome {
     /// The household is not on the roster and already has [`MAX_PARKED_PER_HOUSEHOLD`] records
     /// waiting: this one is not kept.
     TooManyWaiting,
+    /// A reversal of a settlement not seen, when the household already has
+    /// [`MAX_WAITING_REVERSALS_PER_HOUSEHOLD`] such reversals waiting: this one is not kept.
+    TooManyReversals,
 }
 
 /// Most records one household may have waiting for its roster entry; later ones are
@@ -29,21 +32,29 @@ pub enum Outcome {
 /// beyond what a broker accepts) without bound.
 pub const MAX_PARKED_PER_HOUSEHOLD: usize = 200;
 
+/// Most reversals one household may have waiting for their settlements; later ones are
+/// dead-lettered at once, for the same reason.
+pub const MAX_WAITING_REVERSALS_PER_HOUSEHOLD: usize = 200;
+
 /// Where a waiting record came from, with its payload already masked, so that it can still be
 /// dead-lettered if its household never appears.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Provenance {
     pub topic: &'static str,
     pub source: std::sync::Arc<str>,
-    pub offset: u64,
+    pub position: fangpin_connectors::Position,
     pub masked_payload: String,
 }
 
-/// A reversal that arrived before its settlement. It stays after the settlement comes (the
-/// household's ledger already cancels it); only one whose settlement never came is reported.
+/// A reversal that arrived before its settlement. It waits until the settlement comes (then
+/// the household's ledger cancels it), until its month leaves the window (no settlement that
+/// old can be accepted any more: it is dead-lettered), or until a replay ends.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitingReversal {
     pub settlement_id: String,
+    /// The reversal's own month; `None` from checkpoints written before it was kept (such a
+    /// reversal waits until its settlement comes or a replay ends).
+    pub month: Option<Month>,
     pub provenance: Provenance,
 }
 
@@ -109,6 +120,12 @@ impl State {
             return Outcome::Parked;
         };
         let settlement_id = settlement_of(&event);
+        if let Some(id) = reversal_of(&event) {
+            let waiting = self.waiting_reversals.get(&code).map_or(0, Vec::len);
+            if !household.has_settlement(id) && !household.is_reversed(id) && waiting >= MAX_WAITING_REVERSALS_PER_HOUSEHOLD {
+                return Outcome::TooManyReversals;
+            }
+        }
         // Verification outcomes are labels for the data team, not household figures: the
         // household apply ignores them once it is known to exist.
         let applied = household.apply(event);
@@ -120,11 +137,14 @@ impl State {
                     self.see_month(month);
                 }
                 self.touch(code.clone(), m);
+                if let Some(id) = &settlement_id {
+                    self.settlement_came(&code, id);
+                }
                 self.changed.insert(code);
             }
             Applied::ReversalParked => {
                 let settlement_id = settlement_id.expect("only settlements are reversed");
-                self.wait_for_settlement(code, settlement_id, provenance());
+                self.wait_for_settlement(code, settlement_id, month, provenance());
             }
             Applied::Duplicate | Applied::NotHousehold => {}
         }
@@ -151,9 +171,11 @@ impl State {
             let m = event.month();
             let settlement_id = settlement_of(&event);
             let applied = self.households.get_mut(&code).map(|h| h.apply(event));
-            if let (Some(Applied::ReversalParked), Some(id)) = (applied, settlement_id) {
+            match (applied, settlement_id) {
                 // A reversal that waited for the roster now waits for its settlement.
-                self.wait_for_settlement(code.clone(), id, provenance);
+                (Some(Applied::ReversalParked), Some(id)) => self.wait_for_settlement(code.clone(), id, m, provenance),
+                (Some(Applied::Changed(_) | Applied::Corrected(_)), Some(id)) => self.settlement_came(&code, &id),
+                _ => {}
             }
             self.see_month(m);
             self.touch(code.clone(), m);
@@ -161,9 +183,20 @@ impl State {
         Applied::Changed(since)
     }
 
-    fn wait_for_settlement(&mut self, code: HouseholdCode, settlement_id: String, provenance: Provenance) {
-        self.waiting_reversals.entry(code.clone()).or_default().push(WaitingReversal { settlement_id, provenance });
+    fn wait_for_settlement(&mut self, code: HouseholdCode, settlement_id: String, month: Month, provenance: Provenance) {
+        let waiting = WaitingReversal { settlement_id, month: Some(month), provenance };
+        self.waiting_reversals.entry(code.clone()).or_default().push(waiting);
         self.changed.insert(code);
+    }
+
+    /// A settlement arrived: a reversal waiting for it has found it and waits no more.
+    fn settlement_came(&mut self, code: &HouseholdCode, settlement_id: &str) {
+        if let Some(waiting) = self.waiting_reversals.get_mut(code) {
+            waiting.retain(|w| w.settlement_id != settlement_id);
+            if waiting.is_empty() {
+                self.waiting_reversals.remove(code);
+            }
+        }
     }
 
     fn see_month(&mut self, m: Month) {
@@ -217,15 +250,37 @@ impl State {
         self.households.get(code)
     }
 
-    /// Drops records older than the window from every household.
-    pub fn prune(&mut self) {
-        if let Some(start) = self.window_start() {
-            for (code, h) in &mut self.households {
-                if h.prune(start) {
-                    self.changed.insert(code.clone());
-                }
+    /// Drops records older than the window from every household, and returns the reversals
+    /// that waited for a settlement now too old to be accepted (to be dead-lettered).
+    pub fn prune(&mut self) -> Vec<Provenance> {
+        let Some(start) = self.window_start() else { return Vec::new() };
+        for (code, h) in &mut self.households {
+            if h.prune(start) {
+                self.changed.insert(code.clone());
             }
         }
+        // A settlement older than the window is refused on arrival, so a reversal dated before
+        // the window's first month waits in vain.
+        let floor = self.newest.map(|n| n.plus(-self.history_months));
+        let mut expired = Vec::new();
+        for (code, waiting) in &mut self.waiting_reversals {
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                waiting.drain(..).partition(|w| w.month.is_some_and(|m| floor.is_some_and(|f| m < f)));
+            *waiting = kept;
+            if gone.is_empty() {
+                continue;
+            }
+            self.changed.insert(code.clone());
+            for w in gone {
+                if let Some(h) = self.households.get_mut(code) {
+                    h.forget_reversal(&w.settlement_id);
+                }
+                expired.push(w.provenance);
+            }
+        }
+        self.waiting_reversals.retain(|_, w| !w.is_empty());
+        sort_by_origin(&mut expired);
+        expired
     }
 
     /// Records still waiting for a roster entry; emptied. Called at the end of a replay, when
@@ -338,6 +393,14 @@ impl State {
     }
 }
 
+/// The settlement a reversal cancels.
+fn reversal_of(event: &Event) -> Option<&str> {
+    match event {
+        Event::Medical(m) if m.status == fangpin_connectors::event::SettlementStatus::Reversed => Some(&m.settlement_id),
+        _ => None,
+    }
+}
+
 /// The settlement a medical record is about.
 fn settlement_of(event: &Event) -> Option<String> {
     match event {
@@ -349,5 +412,5 @@ fn settlement_of(event: &Event) -> Option<String> {
 /// Sorts records by where they came from, so that end-of-replay dead letters come out in the
 /// same order however the state was built (live or restored).
 fn sort_by_origin(records: &mut [Provenance]) {
-    records.sort_unstable_by(|a, b| (a.topic, &a.source, a.offset).cmp(&(b.topic, &b.source, b.offset)));
+    records.sort_unstable_by(|a, b| (a.topic, &a.source, a.position).cmp(&(b.topic, &b.source, b.position)));
 }

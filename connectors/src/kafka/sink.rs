@@ -14,6 +14,7 @@ use rdkafka::{ClientContext, Message};
 
 use super::{kafka_error, KafkaSettings};
 use crate::dead_letter::DeadLetter;
+use crate::file_source::Position;
 use crate::topic::output;
 use crate::{ConnectorError, Sink};
 
@@ -165,14 +166,18 @@ impl Sink for KafkaSink {
         // A Kafka source is `topic/partition`; a file source has no partition.
         let partition = letter.source.rsplit_once('/').map_or("", |(_, p)| p);
         let partition = if partition.parse::<i32>().is_ok() { partition } else { "" };
-        let offset = letter.offset.to_string();
+        let (position_header, n) = match letter.position {
+            Position::Offset(n) => ("source_offset", n),
+            Position::Line(n) => ("source_line", n),
+        };
+        let n = n.to_string();
         let headers = OwnedHeaders::new()
             .insert(Header { key: "source_topic", value: Some(letter.topic.as_str()) })
             .insert(Header { key: "source_partition", value: Some(partition) })
-            .insert(Header { key: "source_offset", value: Some(offset.as_str()) })
+            .insert(Header { key: position_header, value: Some(n.as_str()) })
             .insert(Header { key: "reason", value: Some(letter.reason.as_str()) });
         // Keyed by where it came from: a dead letter read twice (after a restart) has the same key.
-        let key = format!("{}:{}", letter.source, letter.offset);
+        let key = format!("{}:{}", letter.source, letter.position.number());
         let topic = self.settings.output_name(output::DEAD_LETTER).to_owned();
         self.produce(&topic, None, &key, Some(&json), Some(headers))
     }

@@ -18,7 +18,7 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
 use super::settings::is_household_topic;
 use super::{kafka_error, list_offsets, partition_count, KafkaSettings, METADATA_TIMEOUT};
-use crate::file_source::SourceRecord;
+use crate::file_source::{Position, SourceRecord};
 use crate::topic::Topic;
 use crate::ConnectorError;
 
@@ -287,7 +287,7 @@ fn to_record(
     Some(SourceRecord {
         topic,
         source,
-        offset: u64::try_from(m.offset()).unwrap_or(0),
+        position: Position::Offset(u64::try_from(m.offset()).unwrap_or(0)),
         payload: m.payload().unwrap_or_default().to_vec(),
     })
 }
