@@ -31,6 +31,8 @@ pub async fn examples(
     ctx.register_parquet("snapshots", path, ParquetReadOptions::default().table_partition_cols(vec![]))
         .await
         .map_err(|e| PipelineError::Config(format!("cannot read feature snapshots under {path}: {e}")))?;
+    let found = ctx.table_provider("snapshots").await?.schema();
+    check_columns(&found).map_err(|m| PipelineError::Config(format!("feature snapshots under {path}: {m}")))?;
     ctx.register_batch("below", pairs(below.iter().map(|(h, m)| (h.as_str(), m.index(), None)))?)?;
     ctx.register_batch("outcomes", pairs(outcomes.iter().map(|(h, m, r)| (h.as_str(), m.index(), Some(*r))))?)?;
     let sql = r#"
@@ -57,6 +59,25 @@ pub async fn examples(
         read(batch, &mut out)?;
     }
     Ok(out)
+}
+
+/// Refuses snapshots whose columns are not the ones this build writes ([`crate::snapshot::schema`]),
+/// naming the first that differs, before any query trips over it.
+fn check_columns(found: &Schema) -> Result<(), String> {
+    let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+    for want in crate::snapshot::schema().fields() {
+        let Ok(got) = found.field_with_name(want.name()) else {
+            return Err(format!("no column {}: were they written by another feature version?", want.name()));
+        };
+        let (w, g) = (want.data_type(), got.data_type());
+        if w != g && !(text(w) && text(g)) {
+            return Err(format!(
+                "column {} holds {g}, where fangpin writes {w}: were they written by another program or feature version?",
+                want.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn pairs<'a>(rows: impl Iterator<Item = (&'a str, i32, Option<bool>)>) -> Result<RecordBatch, PipelineError> {
@@ -107,4 +128,50 @@ fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    use crate::features;
+
+    /// A snapshot file like fangpin's, but with `month_idx` written as text.
+    fn write_wrong_snapshot(dir: &std::path::Path) {
+        let mut fields = vec![
+            Field::new("household_code", DataType::Utf8, false),
+            Field::new("month", DataType::Utf8, false),
+            Field::new("month_idx", DataType::Utf8, false),
+            Field::new("batch", DataType::UInt64, false),
+            Field::new("rules_grade", DataType::Utf8, true),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["420922101201-0042"])),
+            Arc::new(StringArray::from(vec!["2024-05"])),
+            Arc::new(StringArray::from(vec!["24292"])),
+            Arc::new(UInt64Array::from(vec![1])),
+            Arc::new(StringArray::from(vec![Some("high")])),
+        ];
+        for (name, _) in features::FEATURES {
+            fields.push(Field::new(name.to_string(), DataType::Float64, false));
+            columns.push(Arc::new(Float64Array::from(vec![0.5])));
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let file = std::fs::File::create(dir.join("part-000001.parquet")).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+
+    #[tokio::test]
+    async fn snapshots_with_a_column_of_the_wrong_type_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write_wrong_snapshot(dir.path());
+        let e = super::examples(dir.path(), &[], &[]).await.unwrap_err().to_string();
+        assert!(e.contains("column month_idx holds Utf8") && e.contains("fangpin writes Int32"), "{e}");
+    }
 }
