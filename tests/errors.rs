@@ -67,3 +67,41 @@ fn kafka_mode_needs_a_pseudonym_key_and_key_files_hold_hex() {
     let stderr = fails(&["run", "--brokers", "127.0.0.1:9", "--stop-at-end", "--config", config.to_str().unwrap()]);
     assert!(stderr.contains("pseudonym key file") && stderr.contains("hex"), "{stderr}");
 }
+
+/// A full disk for the outputs (a queue file that is Linux's /dev/full, which refuses every
+/// write with ENOSPC) and a missing input directory: one message naming the file and the fix.
+#[test]
+fn a_full_disk_and_a_missing_input_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (world, out) = (dir.path().join("world"), dir.path().join("out"));
+    let ok = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(["simulate", "--households", "50", "--out", world.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink("/dev/full", out.join("verify.phone.ndjson")).unwrap();
+    let stderr = fails(&["run", "--from-dir", world.to_str().unwrap(), "--out", out.to_str().unwrap(), "--rules-only"]);
+    assert!(stderr.contains("verify.phone.ndjson") && stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("free disk space"), "{stderr}");
+    let missing = dir.path().join("no-such-world");
+    let stderr = fails(&["run", "--from-dir", missing.to_str().unwrap(), "--out", out.to_str().unwrap(), "--rules-only"]);
+    assert!(stderr.contains("no-such-world") && stderr.contains("No such file or directory"), "{stderr}");
+}
+
+/// No broker listening: the run gives up with the address it tried and the broker's failure.
+#[cfg(feature = "kafka")]
+#[test]
+fn an_unreachable_broker_is_named() {
+    let port = crate::support::free_port();
+    let brokers = format!("127.0.0.1:{port}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+        .args(["run", "--brokers", &brokers, "--stop-at-end"])
+        .env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains(&format!("preparing topics on {brokers}")) && stderr.contains("transport failure"), "{stderr}");
+}
