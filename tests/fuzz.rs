@@ -1,6 +1,7 @@
 //! A bounded fuzzer, in the test command: mutated contract records through every decoder and
 //! through the pipeline, mutated checkpoints through the restore, and mutated model files
-//! through the loader and a grading. No input may panic, and no record may fail a batch (the
+//! through the loader and a grading, mutated coverage and configuration files through their
+//! loaders. No input may panic, and no record may fail a batch (the
 //! crash loop of a streaming engine that meets one bad record).
 //!
 //! Each target runs for `FANGPIN_FUZZ_SECONDS` (default 4) from a fixed seed
@@ -187,4 +188,59 @@ fn fuzz_model_files_are_refused_or_served_never_a_panic() {
     }
     assert!(tried > 100, "only {tried} model files");
     eprintln!("models: {tried} damaged model files, {served} still served, no panic");
+}
+
+/// Mutated configuration through the loaders: the coverage file through the claims library, a
+/// whole `fangpin.toml` (every section) through the binary. Every outcome is a value or an
+/// error message, never a panic.
+#[test]
+fn fuzz_configuration_files_are_refused_with_a_message_never_a_panic() {
+    let mut rng = rng();
+    let coverage = fangpin_claims::coverage::DEFAULT_TOML.as_bytes();
+    let started = Instant::now();
+    let (mut tried, mut accepted) = (0u64, 0u64);
+    while started.elapsed() < budget() / 2 {
+        let damaged = mutate(&mut rng, coverage, coverage);
+        let text = String::from_utf8_lossy(&damaged).into_owned();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match fangpin_claims::Coverage::parse(&text, "fuzz") {
+            Ok(c) => fangpin_claims::Claims::new(c).is_ok(),
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                false
+            }
+        }));
+        match outcome {
+            Ok(ok) => accepted += u64::from(ok),
+            Err(_) => panic!("a damaged coverage file panicked the loader: {text}"),
+        }
+        tried += 1;
+    }
+    assert!(tried > 100, "only {tried} coverage files");
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = "[pipeline]\npoverty_line = \"8000\"\nhistory_months = 12\nbatch_size = 1000\n\n\
+                [privacy]\npseudonym_key_file = \"/nonexistent/key\"\n\n\
+                [claims]\ntriggers_dir = \"/nonexistent\"\n\n\
+                [cases]\ndoor_visit_days = 2\n\n\
+                [kafka]\nbrokers = \"127.0.0.1:9\"\npartitions = 4\n";
+    let empty = dir.path().join("world");
+    std::fs::create_dir_all(&empty).unwrap();
+    let config = dir.path().join("fangpin.toml");
+    let started = Instant::now();
+    let mut runs = 0u64;
+    while started.elapsed() < budget() / 2 {
+        let damaged = mutate(&mut rng, seed.as_bytes(), seed.as_bytes());
+        std::fs::write(&config, &damaged).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+            .args(["run", "--rules-only", "--config", config.to_str().unwrap(), "--from-dir", empty.to_str().unwrap(), "--out"])
+            .arg(dir.path().join("out"))
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "a damaged configuration panicked fangpin:\n{}\n{stderr}", String::from_utf8_lossy(&damaged));
+        runs += 1;
+    }
+    assert!(runs > 10, "only {runs} configuration files");
+    eprintln!("configuration: {tried} damaged coverage files ({accepted} still valid), {runs} damaged fangpin.toml, no panic");
 }
