@@ -340,6 +340,8 @@ async fn records_waiting_for_a_roster_entry_are_bounded_per_household() {
     for i in 0..250u32 {
         let mut b = bill(&format!("W{i}"), "2024-03", 100, "settled");
         b["household_code"] = json!(stranger);
+        // A department's 70 KB remark on each: what waits is kept within a broker's message.
+        b["remark"] = json!("备注".repeat(12_000));
         waiting.push(record(Topic::Medical, u64::from(i) + 2, b));
     }
     p.process(waiting, &mut sink).await.unwrap();
@@ -349,8 +351,11 @@ async fn records_waiting_for_a_roster_entry_are_bounded_per_household() {
     let snapshot = p.checkpoint(&household).unwrap().expect("the waiting records are state");
     let held: Value = serde_json::from_slice(&snapshot).unwrap();
     assert_eq!(held["parked"].as_array().unwrap().len(), 200);
+    assert!(snapshot.len() < 1_000_000, "a checkpoint of {} bytes is more than a broker takes by default", snapshot.len());
     p.finish(&mut sink).unwrap();
     assert_eq!(unknown(&sink), 250);
+    let parked_letter = sink.of(output::DEAD_LETTER).last().unwrap();
+    assert!(parked_letter["payload"].as_str().unwrap().ends_with("[truncated]"), "{parked_letter}");
 }
 
 #[tokio::test]

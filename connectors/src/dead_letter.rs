@@ -26,6 +26,12 @@ pub fn mask_id_numbers(text: &str) -> String {
 /// become U+FFFD). Then every ID-shaped run is masked, and the copy is cut at
 /// [`MAX_PAYLOAD_BYTES`], after masking, so that a cut cannot leave the head of a number in view.
 pub fn masked_copy(payload: &[u8]) -> String {
+    masked_copy_within(payload, MAX_PAYLOAD_BYTES)
+}
+
+/// [`masked_copy`] cut at `max_bytes` instead (for copies kept in state, which a checkpoint
+/// must carry within what a broker accepts).
+pub fn masked_copy_within(payload: &[u8], max_bytes: usize) -> String {
     let text = match serde_json::from_slice::<serde_json::Value>(payload) {
         Ok(mut value) => {
             mask_id_card_values(&mut value);
@@ -34,8 +40,8 @@ pub fn masked_copy(payload: &[u8]) -> String {
         Err(_) => mask_broken_id_card_values(&String::from_utf8_lossy(payload)),
     };
     let mut masked = mask_id_numbers(&text);
-    if masked.len() > MAX_PAYLOAD_BYTES {
-        let mut end = MAX_PAYLOAD_BYTES;
+    if masked.len() > max_bytes {
+        let mut end = max_bytes;
         while !masked.is_char_boundary(end) {
             end -= 1;
         }

@@ -25,7 +25,7 @@ pub mod kafka;
 pub mod pseudonym;
 pub mod topic;
 
-pub use dead_letter::{mask_id_numbers, masked_copy, DeadLetter};
+pub use dead_letter::{mask_id_numbers, masked_copy, masked_copy_within, DeadLetter};
 pub use decode::{Decoder, DecoderConfig, RejectReason, Rejection};
 pub use dir_sink::{DirSink, Sink};
 pub use error::ConnectorError;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
 use fangpin_connectors::topic::output;
-use fangpin_connectors::{masked_copy, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
+use fangpin_connectors::{masked_copy_within, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
 use fangpin_claims::{Claims, ClaimsMetrics, CountyPremium};
 use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
 
@@ -346,7 +346,7 @@ impl Pipeline {
             topic,
             source: record.source.clone(),
             position: record.position,
-            masked_payload: masked_copy(&record.payload),
+            masked_payload: masked_copy_within(&record.payload, crate::state::MAX_WAITING_PAYLOAD_BYTES),
         };
         self.metrics.observe_lateness(topic, &event, self.state.newest());
         if let (Some(claims), Event::Price(_) | Event::Weather(_)) = (&mut self.claims, &event) {

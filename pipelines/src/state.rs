@@ -36,6 +36,11 @@ pub const MAX_PARKED_PER_HOUSEHOLD: usize = 200;
 /// dead-lettered at once, for the same reason.
 pub const MAX_WAITING_REVERSALS_PER_HOUSEHOLD: usize = 200;
 
+/// Bytes of a waiting record's masked payload kept for its dead letter (the record itself is
+/// kept decoded). With the caps above, what waits for one household stays under a megabyte in
+/// its checkpoint, the default largest message of a Kafka broker.
+pub const MAX_WAITING_PAYLOAD_BYTES: usize = 2 * 1024;
+
 /// Where a waiting record came from, with its payload already masked, so that it can still be
 /// dead-lettered if its household never appears.
 #[derive(Clone, Debug, PartialEq)]
