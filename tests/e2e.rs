@@ -9,13 +9,17 @@ use fangpin_simulator::truth::{self, ScoredAlert};
 use regex::Regex;
 use serde_json::Value;
 
-fn fangpin(args: &[&str]) {
-    let status = Command::new(env!("CARGO_BIN_EXE_fangpin"))
+/// Runs fangpin with debug logging; returns what it printed (summary and log).
+fn fangpin(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_fangpin"))
         .args(args)
         .env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff")
-        .status()
+        .env("RUST_LOG", "fangpin=debug,fangpin_pipelines=debug,fangpin_connectors=debug,fangpin_claims=debug,info")
+        .output()
         .expect("fangpin runs");
-    assert!(status.success(), "fangpin {args:?} failed");
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "fangpin {args:?} failed:\n{printed}");
+    printed
 }
 
 fn lines(path: &Path) -> Vec<Value> {
@@ -30,7 +34,7 @@ fn a_small_simulated_world_end_to_end() {
     let out = tmp.path().join("out");
     let (w, o) = (world.to_str().unwrap(), out.to_str().unwrap());
     fangpin(&["simulate", "--households", "3000", "--seed", "7", "--out", w]);
-    fangpin(&["run", "--from-dir", w, "--out", o, "--batch-size", "20000"]);
+    let log = fangpin(&["run", "--from-dir", w, "--out", o, "--batch-size", "20000"]);
 
     // Every injected bad record is dead-lettered with the reason the simulator expects, and
     // nothing else is.
@@ -100,6 +104,11 @@ fn a_small_simulated_world_end_to_end() {
     }
     assert!(ids.len() > 1000, "expected the world to carry many ID numbers, found {}", ids.len());
     let long_run = Regex::new(r"[0-9]{15,}").unwrap();
+    // The run's own summary and debug log too.
+    assert!(log.lines().count() > 20, "expected a debug log: {log}");
+    for i in &ids {
+        assert!(!log.contains(&i[..14]), "the log leaks an ID number or its head");
+    }
     for entry in std::fs::read_dir(&out).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
