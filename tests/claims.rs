@@ -280,14 +280,22 @@ async fn an_uninsured_household_is_never_paid_and_leaving_the_insurance_takes_cl
     ])
     .await;
     assert!(run.events().is_empty(), "uninsured: {:?}", run.events());
-    let mut insured = roster(DAWU, &["rice"], true);
+    let insured = roster(DAWU, &["rice"], true);
     run.batch(vec![(Topic::Roster, insured.clone())]).await;
     // The collapsed house's 60,000 paid in full up to the household's yearly 50,000.
     assert_eq!(run.amounts("disaster"), vec![("2024-03".into(), "50000.00".into())]);
     assert_eq!(run.amounts("medical"), vec![("2024-03".into(), "20000.00".into())]);
-    insured["insured"] = json!(false);
-    insured["effective_date"] = json!("2024-06-01");
-    run.batch(vec![(Topic::Roster, insured)]).await;
+    // Leaving the insurance from 2025 says nothing of 2024: its claims stand, and 2025's bill
+    // is not paid.
+    let mut leaves = insured.clone();
+    leaves["insured"] = json!(false);
+    leaves["effective_date"] = json!("2025-01-01");
+    let before = run.events().len();
+    run.batch(vec![(Topic::Roster, leaves.clone()), (Topic::Medical, own_bill(DAWU, "S2", 1, "2025-01-10", "9000.00"))]).await;
+    assert_eq!(run.events().len(), before, "{:?}", &run.events()[before..]);
+    // Leaving from June 2024 takes back 2024's claims.
+    leaves["effective_date"] = json!("2024-06-01");
+    run.batch(vec![(Topic::Roster, leaves)]).await;
     let latest = run.latest();
     let mut taken_back: Vec<(&str, &str, &str)> = latest
         .values()

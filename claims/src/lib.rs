@@ -28,6 +28,8 @@ pub mod triggers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use chrono::Datelike;
+
 use fangpin_connectors::event::{Event, HouseholdCode, RosterEntry};
 
 pub use book::{BookEntry, ClaimBook, ClaimEvent};
@@ -129,8 +131,12 @@ impl Claims {
         read_at: Instant,
         now: &str,
     ) -> Result<Vec<ClaimEvent>, ClaimsError> {
-        let owed = rules::assess(household, profile, records, &self.fired, &self.coverage, years);
-        let events = self.book.reconcile(household, years, owed, now);
+        // The roster says whether the household is insured from its entry's year on; of earlier
+        // years it says nothing, so an uninsured entry leaves their claims as they are.
+        let from = profile.effective_date.year();
+        let years: BTreeSet<i32> = years.iter().copied().filter(|y| profile.insured || *y >= from).collect();
+        let owed = rules::assess(household, profile, records, &self.fired, &self.coverage, &years);
+        let events = self.book.reconcile(household, &years, owed, now);
         for e in &events {
             if let Some(ledger) = &mut self.ledger {
                 ledger.append(e)?;

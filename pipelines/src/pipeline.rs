@@ -278,9 +278,6 @@ impl Pipeline {
             self.dead_letter_parked(sink, &provenance, &rejection)?;
         }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
-        if let Some(claims) = &mut self.claims {
-            self.stats.premiums = claims.premiums(self.state.households().map(|(c, h)| (c, &h.profile)));
-        }
         self.flush(sink)
     }
 
@@ -337,6 +334,8 @@ impl Pipeline {
                 totals.amount += event.adjustment;
             }
         }
+        // Cheap (one pass over the roster), and a continuous run never reaches `finish`.
+        self.stats.premiums = claims.premiums(self.state.households().map(|(c, h)| (c, &h.profile)));
         Ok(())
     }
 
