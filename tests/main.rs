@@ -13,4 +13,5 @@ mod metrics;
 mod model;
 mod observability;
 mod pipeline;
+mod soak;
 mod support;
