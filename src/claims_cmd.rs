@@ -21,7 +21,7 @@ pub enum ClaimsCommand {
     },
 }
 
-pub fn run(command: ClaimsCommand) -> Result<()> {
+pub async fn run(command: ClaimsCommand) -> Result<()> {
     match command {
         ClaimsCommand::VerifyLedger { file } => {
             let verified = fangpin_claims::ledger::verify(&file)?;
@@ -29,7 +29,7 @@ pub fn run(command: ClaimsCommand) -> Result<()> {
         }
         ClaimsCommand::CheckCoverage { file, triggers } => {
             let coverage = fangpin_claims::Coverage::load(&file, triggers.as_deref())?;
-            fangpin_claims::Claims::new(coverage.clone())?;
+            fangpin_claims::Claims::new(coverage.clone())?.check_triggers().await?;
             let indices: Vec<&str> = coverage.index.iter().map(|i| i.code.as_str()).collect();
             println!("{}: valid; index triggers: {}", file.display(), indices.join(", "));
         }

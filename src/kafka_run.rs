@@ -31,8 +31,11 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     let partitions = Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
     eprintln!("consuming from {} as group {:?}: household topics have {partitions} partitions", kafka.brokers, kafka.group_id);
     let mut pipeline = build_pipeline(settings, metrics_addr, key)?;
-    if let (Some(claims), Some(path)) = (pipeline.claims_mut(), &settings.claims_ledger) {
-        claims.set_ledger(fangpin_claims::Ledger::append_to(path)?);
+    if let Some(claims) = pipeline.claims_mut() {
+        claims.check_triggers().await?;
+        if let Some(path) = &settings.claims_ledger {
+            claims.set_ledger(fangpin_claims::Ledger::append_to(path)?);
+        }
     }
     let mut source = KafkaSource::new(kafka)?;
     let mut sink = KafkaSink::new(kafka)?;

@@ -212,7 +212,7 @@ fn main() -> Result<()> {
         }
         Command::Model(command) => runtime.block_on(model_cmd::run(command)),
         Command::Cases(command) => runtime.block_on(cases_cmd::run(command)),
-        Command::Claims(command) => claims_cmd::run(command),
+        Command::Claims(command) => runtime.block_on(claims_cmd::run(command)),
         Command::Demo(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let world = world_config(&args.world);

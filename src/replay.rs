@@ -97,6 +97,7 @@ pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: Repl
     }
     let mut sink = DirSink::create(out, &[output::DOOR_VISIT, output::PHONE, output::DEAD_LETTER, output::CLAIMS])?;
     if let Some(claims) = pipeline.claims_mut() {
+        claims.check_triggers().await?;
         // Replaced like the queues: a replay raises every claim again from revision 1.
         let ledger = out.join(LEDGER_FILE);
         claims.set_ledger(Ledger::create(&ledger)?);

@@ -363,6 +363,10 @@ async fn a_new_index_is_a_sql_file_and_a_coverage_entry() {
     run.batch(records).await;
     assert_eq!(run.amounts("industry"), vec![("2024-03".into(), "1500.00".into())]);
     assert_eq!(run.events()[0]["basis"]["items"][0]["id"], "hog_price");
+    // A trigger whose SQL names a column the series lack is refused before the first record.
+    std::fs::write(dir.path().join("hog_price.sql"), "SELECT county_code, month_idx, price AS index_value, '' AS detail FROM price_days").unwrap();
+    let e = fails(&["claims", "check-coverage", path.to_str().unwrap(), "--triggers", dir.path().to_str().unwrap()]);
+    assert!(e.contains("index trigger hog_price") && e.contains("price"), "{e}");
     // Listed in the coverage without its SQL file: refused, naming the file to add.
     std::fs::remove_file(dir.path().join("hog_price.sql")).unwrap();
     let e = Claims::new(Coverage::load(&path, Some(dir.path())).unwrap()).err().unwrap().to_string();

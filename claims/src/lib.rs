@@ -113,6 +113,13 @@ impl Claims {
         Ok(changed)
     }
 
+    /// Runs every trigger once over empty series, so that a trigger whose SQL does not parse,
+    /// names a column that does not exist or returns the wrong columns is refused before the
+    /// first record instead of stopping the stream at the first price.
+    pub async fn check_triggers(&self) -> Result<(), ClaimsError> {
+        self.engine.evaluate_all(&series::Series::default()).await.map(|_| ())
+    }
+
     /// The index months that fired so far.
     pub fn fired(&self) -> &BTreeSet<Fired> {
         &self.fired

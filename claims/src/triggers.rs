@@ -73,10 +73,15 @@ impl TriggerEngine {
 
     /// Every county-month each trigger fires in, sorted.
     pub async fn evaluate(&self, series: &Series) -> Result<BTreeSet<Fired>, ClaimsError> {
-        let mut fired = BTreeSet::new();
         if self.triggers.is_empty() {
-            return Ok(fired);
+            return Ok(BTreeSet::new());
         }
+        self.evaluate_all(series).await
+    }
+
+    /// [`TriggerEngine::evaluate`], run even when the series are empty (to check the SQL).
+    pub(crate) async fn evaluate_all(&self, series: &Series) -> Result<BTreeSet<Fired>, ClaimsError> {
+        let mut fired = BTreeSet::new();
         self.register("price_days", series.price_days()?)?;
         self.register("weather_days", series.weather_days()?)?;
         for trigger in &self.triggers {
