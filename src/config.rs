@@ -46,6 +46,8 @@ struct PipelineSection {
     history_months: Option<i32>,
     /// Records per micro-batch.
     batch_size: Option<usize>,
+    /// Days a record may wait for its household's roster entry before it is dead-lettered.
+    max_wait_days: Option<u64>,
     /// Directory of indicator `.sql` files replacing the built-in set.
     indicators_dir: Option<PathBuf>,
     /// The model registry (default `models/registry`).
@@ -76,6 +78,8 @@ pub struct Settings {
     pub poverty_line: Decimal,
     pub history_months: i32,
     pub batch_size: usize,
+    /// Days a record may wait for its household's roster entry.
+    pub max_wait_days: u64,
     pub indicators_dir: Option<PathBuf>,
     pub pseudonym_key_file: Option<PathBuf>,
     /// The model registry whose promoted model grades.
@@ -112,6 +116,7 @@ impl Settings {
             // Each micro-batch re-evaluates every household it touched, so a replay is cheapest
             // in large batches: 250,000 records replay the default world in ~130 s, 100,000 in ~200 s.
             batch_size: file.pipeline.batch_size.unwrap_or(250_000),
+            max_wait_days: file.pipeline.max_wait_days.unwrap_or(30),
             indicators_dir: file.pipeline.indicators_dir,
             pseudonym_key_file: file.privacy.pseudonym_key_file,
             models_dir: file.pipeline.models_dir.unwrap_or_else(|| PathBuf::from("models/registry")),
@@ -155,6 +160,9 @@ impl Settings {
         }
         if s.batch_size == 0 {
             bail!("batch_size must be at least 1");
+        }
+        if !(1..=365).contains(&s.max_wait_days) {
+            bail!("max_wait_days must be between 1 and 365, got {}", s.max_wait_days);
         }
         Ok(s)
     }

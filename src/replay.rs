@@ -55,7 +55,12 @@ pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>, pse
         Some(dir) => indicators::load_dir(dir)?,
         None => indicators::builtin(),
     };
-    let config = PipelineConfig { poverty_line: settings.poverty_line, history_months: settings.history_months, indicators };
+    let config = PipelineConfig {
+        poverty_line: settings.poverty_line,
+        history_months: settings.history_months,
+        indicators,
+        max_wait: Duration::from_secs(settings.max_wait_days * 86_400),
+    };
     let metrics = Metrics::new();
     if let Some(addr) = metrics_addr {
         let (bound, _thread) = metrics::serve(metrics.clone(), addr)?;

@@ -417,6 +417,10 @@ fn final_ledgers(broker: &Broker, topic: &str) -> BTreeMap<String, Value> {
                 for part in ["alerts", "shadow_alerts", "oldest", "newest", "roster"] {
                     snapshot.remove(part);
                 }
+                // When a record began to wait is wall-clock time.
+                for waiting in snapshot.get_mut("parked").and_then(Value::as_array_mut).into_iter().flatten() {
+                    waiting["from"].as_object_mut().unwrap().remove("since");
+                }
                 if let Some(Value::Object(claims)) = snapshot.get_mut("claims") {
                     for issued in claims.values_mut() {
                         issued.as_object_mut().unwrap().remove("revision");

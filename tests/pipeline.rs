@@ -404,6 +404,30 @@ async fn only_a_bounded_replay_keeps_the_list_of_every_alert() {
     assert_eq!(replay.stats().alerted.len(), raised.len());
 }
 
+#[tokio::test]
+async fn a_record_whose_roster_entry_never_comes_is_dead_lettered_after_the_wait() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut stranger = bill("S1", "2024-06", 2000, "settled");
+    stranger["household_code"] = json!("420922101201-0777");
+    p.process(vec![record(Topic::Medical, 1, stranger)], &mut sink).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    p.expire_waiting(now + 29 * 86_400, &mut sink).unwrap();
+    assert!(sink.of(output::DEAD_LETTER).is_empty(), "29 days are within the 30-day wait");
+    // The wait survives a checkpoint: a restored instance counts from the same start.
+    let household = fangpin_connectors::event::HouseholdCode::parse("420922101201-0777").unwrap();
+    let snapshot = p.checkpoint(&household).unwrap().unwrap();
+    let mut restored = pipeline();
+    restored.restore(&household, &snapshot).unwrap();
+    restored.expire_waiting(now + 31 * 86_400, &mut sink).unwrap();
+    let letters = sink.of(output::DEAD_LETTER);
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["reason"], "unknown_household");
+    assert!(letters[0]["detail"].as_str().unwrap().contains("within 30 days"), "{}", letters[0]);
+    restored.finish(&mut sink).unwrap();
+    assert_eq!(sink.of(output::DEAD_LETTER).len(), 1, "not dead-lettered twice");
+}
+
 /// A property, over 60 seeded random histories of one household: its records in any arrival
 /// order (reversals before their settlement, late months, duplicates anywhere, micro-batches
 /// of any size) give the same ledger as event-time order. Corrections keep their order (a

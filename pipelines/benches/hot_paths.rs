@@ -47,7 +47,7 @@ fn decoder() -> Decoder {
 }
 
 fn provenance() -> Provenance {
-    Provenance { topic: "bench", source: Arc::from("bench"), position: fangpin_connectors::Position::Line(1), masked_payload: String::new() }
+    Provenance { topic: "bench", source: Arc::from("bench"), position: fangpin_connectors::Position::Line(1), masked_payload: String::new(), waiting_since: 0 }
 }
 
 fn state_of(events: &[Event]) -> State {

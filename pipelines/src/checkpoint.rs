@@ -90,6 +90,10 @@ struct Origin<'a> {
     position: Position,
     /// Masked when the record arrived.
     payload: Cow<'a, str>,
+    /// When it began to wait (unix seconds); a restore of a checkpoint without it starts the
+    /// wait again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<i64>,
 }
 
 /// A record waiting for its household's roster entry.
@@ -116,6 +120,7 @@ impl<'a> Origin<'a> {
             source: Cow::Borrowed(&p.source),
             position: p.position,
             payload: Cow::Borrowed(&p.masked_payload),
+            since: Some(p.waiting_since),
         }
     }
 
@@ -127,6 +132,7 @@ impl<'a> Origin<'a> {
             source: Arc::from(self.source.as_ref()),
             position: self.position,
             masked_payload: self.payload.into_owned(),
+            waiting_since: self.since.unwrap_or_else(|| chrono::Utc::now().timestamp()),
         })
     }
 }

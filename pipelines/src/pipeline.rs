@@ -43,6 +43,9 @@ pub struct PipelineConfig {
     pub history_months: i32,
     /// The indicator SQL files to run.
     pub indicators: Vec<Indicator>,
+    /// How long a record may wait for its household's roster entry (wall clock) before it is
+    /// dead-lettered as `unknown_household`.
+    pub max_wait: std::time::Duration,
 }
 
 impl Default for PipelineConfig {
@@ -51,6 +54,7 @@ impl Default for PipelineConfig {
             poverty_line: Decimal::from(8_000),
             history_months: 12,
             indicators: crate::indicators::builtin(),
+            max_wait: std::time::Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -117,6 +121,8 @@ pub struct Pipeline {
     claims_final_before: Option<i32>,
     /// Whether [`RunStats::alerted`] and [`RunStats::shadow_alerted`] are filled.
     keep_alert_lists: bool,
+    /// [`PipelineConfig::max_wait`], in seconds.
+    max_wait_seconds: i64,
 }
 
 impl Pipeline {
@@ -146,6 +152,7 @@ impl Pipeline {
             claims: None,
             claims_final_before: None,
             keep_alert_lists: false,
+            max_wait_seconds: i64::try_from(config.max_wait.as_secs()).unwrap_or(i64::MAX),
         })
     }
 
@@ -226,6 +233,7 @@ impl Pipeline {
         for (record, event) in events {
             self.apply(sink, record, event)?;
         }
+        self.expire_waiting(chrono::Utc::now().timestamp(), sink)?;
         for provenance in self.state.prune() {
             let rejection = Rejection::new(
                 RejectReason::OrphanReversal,
@@ -279,6 +287,19 @@ impl Pipeline {
         }
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.flush(sink)
+    }
+
+    /// Dead-letters the records that have waited for their roster entry longer than
+    /// [`PipelineConfig::max_wait`] at `now` (unix seconds); [`Pipeline::process`] calls it
+    /// with the wall clock.
+    pub fn expire_waiting(&mut self, now: i64, sink: &mut dyn Sink) -> Result<(), PipelineError> {
+        let days = self.max_wait_seconds / 86_400;
+        for provenance in self.state.take_parked_before(now.saturating_sub(self.max_wait_seconds)) {
+            let detail = format!("the household is not on the roster: no roster entry came within {days} days");
+            let rejection = Rejection::new(RejectReason::UnknownHousehold, "household_code", &detail);
+            self.dead_letter_parked(sink, &provenance, &rejection)?;
+        }
+        Ok(())
     }
 
     /// Makes everything written so far durable: the sink's messages and the claims ledger.
@@ -346,6 +367,7 @@ impl Pipeline {
             source: record.source.clone(),
             position: record.position,
             masked_payload: masked_copy_within(&record.payload, crate::state::MAX_WAITING_PAYLOAD_BYTES),
+            waiting_since: chrono::Utc::now().timestamp(),
         };
         self.metrics.observe_lateness(topic, &event, self.state.newest());
         if let (Some(claims), Event::Price(_) | Event::Weather(_)) = (&mut self.claims, &event) {

@@ -49,6 +49,9 @@ pub struct Provenance {
     pub source: std::sync::Arc<str>,
     pub position: fangpin_connectors::Position,
     pub masked_payload: String,
+    /// When it began to wait (unix seconds, wall clock): a record whose roster entry does not
+    /// come within the pipeline's `max_wait` is dead-lettered.
+    pub waiting_since: i64,
 }
 
 /// A reversal that arrived before its settlement. It waits until the settlement comes (then
@@ -284,6 +287,24 @@ impl State {
             }
         }
         self.waiting_reversals.retain(|_, w| !w.is_empty());
+        sort_by_origin(&mut expired);
+        expired
+    }
+
+    /// Records that have waited for their roster entry since before `before` (unix seconds),
+    /// taken out of the state to be dead-lettered.
+    pub fn take_parked_before(&mut self, before: i64) -> Vec<Provenance> {
+        let mut expired = Vec::new();
+        for (code, waiting) in &mut self.parked {
+            if waiting.iter().all(|(p, _)| p.waiting_since >= before) {
+                continue;
+            }
+            let (gone, kept): (Vec<_>, Vec<_>) = waiting.drain(..).partition(|(p, _)| p.waiting_since < before);
+            *waiting = kept;
+            expired.extend(gone.into_iter().map(|(p, _)| p));
+            self.changed.insert(code.clone());
+        }
+        self.parked.retain(|_, w| !w.is_empty());
         sort_by_origin(&mut expired);
         expired
     }
