@@ -99,6 +99,8 @@ impl ClaimsMetrics {
     }
 
     pub(crate) fn set_premiums<'a>(&self, premiums: impl IntoIterator<Item = (&'a String, &'a CountyPremium)>) {
+        // A county with no insured household left reports nothing rather than its old figures.
+        self.premium.reset();
         for (county, p) in premiums {
             for (part, v) in [("premium", p.premium), ("subsidy", p.subsidy), ("households", p.households_pay), ("reserve", p.reserve)] {
                 self.premium.with_label_values(&[county, part]).set(f64::try_from(v).unwrap_or(0.0));
