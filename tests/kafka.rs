@@ -298,12 +298,7 @@ fn kafka_run_gives_the_embedded_alerts_and_dead_letters_a_bad_record_on_every_to
     }
     // No resident ID number of the world anywhere in fangpin's outputs, whole or its first 14
     // characters (region and birth date), in any spelling the detector knows.
-    let id_number = regex::Regex::new(r"\b[0-9]{17}[0-9X]\b").unwrap();
-    let mut ids = BTreeSet::new();
-    for entry in std::fs::read_dir(&world).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        ids.extend(id_number.find_iter(&text).map(|m| m.as_str()[..14].to_owned()));
-    }
+    let ids = crate::support::world_id_heads(&world);
     assert!(ids.len() > 500, "expected the world to carry many ID numbers, found {}", ids.len());
     for topic in ["verify.door_visit", "verify.phone", "alerts", "dead_letter", "claims.triggered", "fangpin-state-changelog"] {
         let text = client(&["consume", &broker.address(), topic]);

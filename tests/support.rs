@@ -57,3 +57,15 @@ impl MemorySink {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// The first 14 characters (region and birth date, what a cut-off record leaves) of every
+/// resident ID number in the files of a simulated world: no output may hold any of them.
+pub fn world_id_heads(world: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let id = regex::Regex::new(r"\b[0-9]{17}[0-9X]\b").unwrap();
+    let mut heads = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(world).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        heads.extend(id.find_iter(&text).map(|m| m.as_str()[..14].to_owned()));
+    }
+    heads
+}

@@ -177,17 +177,6 @@ impl ClaimBook {
     pub fn take_changed(&mut self) -> HashSet<HouseholdCode> {
         std::mem::take(&mut self.changed)
     }
-
-    /// Claims issued and their current total, by coverage.
-    pub fn totals(&self) -> BTreeMap<CoverageKind, (u64, Decimal)> {
-        let mut out: BTreeMap<CoverageKind, (u64, Decimal)> = BTreeMap::new();
-        for i in self.households.values().flat_map(|e| e.values()).filter(|i| !i.amount.is_zero()) {
-            let t = out.entry(i.key.coverage).or_default();
-            t.0 += 1;
-            t.1 += i.amount;
-        }
-        out
-    }
 }
 
 /// The claim's id: the same household, coverage, unit and month give the same id everywhere.

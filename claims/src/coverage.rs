@@ -229,11 +229,6 @@ impl CoverageKind {
     pub fn parse(s: &str) -> Option<CoverageKind> {
         CoverageKind::ALL.into_iter().find(|c| c.code() == s)
     }
-
-    /// Whether the yearly cap is per person (else per household).
-    pub fn per_person(self) -> bool {
-        matches!(self, CoverageKind::Medical | CoverageKind::Education)
-    }
 }
 
 #[cfg(test)]

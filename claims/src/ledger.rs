@@ -87,11 +87,6 @@ impl Ledger {
         self.out.flush().map_err(|e| ClaimsError::io(&self.path, e))?;
         self.out.get_ref().sync_data().map_err(|e| ClaimsError::io(&self.path, e))
     }
-
-    /// Entries written so far.
-    pub fn entries(&self) -> u64 {
-        self.seq
-    }
 }
 
 /// What a verified ledger holds.

@@ -80,11 +80,6 @@ impl Claims {
         self
     }
 
-    /// The product in force.
-    pub fn coverage(&self) -> &Coverage {
-        &self.coverage
-    }
-
     /// Keeps a price or weather observation for the indices.
     pub fn observe(&mut self, event: &Event) {
         self.series.observe(event);

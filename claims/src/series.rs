@@ -10,7 +10,7 @@
 //! average judged on the first days of a month would pay, then take back, claims as the month
 //! fills; judged once, a claim changes only when a department corrects a day.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
@@ -63,10 +63,10 @@ impl Series {
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut month_idx = Int32Builder::with_capacity(n);
         let (mut purchase, mut cost) = (Decimal128Builder::with_capacity(n), Decimal128Builder::with_capacity(n));
-        let latest = latest_by(self.prices.keys().map(|(c, k, d)| ((c, *k), *d)));
+        let over = months_over(self.prices.keys().map(|(c, k, d)| ((c, *k), *d)));
         for ((c, k, d), (p, q)) in &self.prices {
             let m = Month::of_date(*d);
-            if !over(m, latest[&(c, *k)], self.prices.range((c.clone(), *k, first_day(m))..=(c.clone(), *k, last_day(m))).count()) {
+            if !over.contains(&((c, *k), m)) {
                 continue;
             }
             county.append_value(c);
@@ -96,10 +96,10 @@ impl Series {
             (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
         let mut month_idx = Int32Builder::with_capacity(n);
         let (mut rain, mut water) = (Float64Builder::with_capacity(n), Float64Builder::with_capacity(n));
-        let latest = latest_by(self.weather.keys().map(|(s, d)| (s, *d)));
+        let over = months_over(self.weather.keys().map(|(s, d)| (s, *d)));
         for ((s, d), (c, r, w)) in &self.weather {
             let m = Month::of_date(*d);
-            if !over(m, latest[&s], self.weather.range((s.clone(), first_day(m))..=(s.clone(), last_day(m))).count()) {
+            if !over.contains(&(s, m)) {
                 continue;
             }
             station.append_value(s);
@@ -124,25 +124,24 @@ impl Series {
 }
 
 /// The latest day of each series.
-fn latest_by<K: Ord>(days: impl Iterator<Item = (K, NaiveDate)>) -> BTreeMap<K, NaiveDate> {
-    let mut latest = BTreeMap::new();
+/// The months of each series (key) that are over: a later day is in the series, or every day
+/// of the month is. One pass over the (distinct) days held.
+fn months_over<K: Ord + Copy>(days: impl Iterator<Item = (K, NaiveDate)>) -> BTreeSet<(K, Month)> {
+    let mut latest: BTreeMap<K, NaiveDate> = BTreeMap::new();
+    let mut held: BTreeMap<(K, Month), u32> = BTreeMap::new();
     for (k, d) in days {
-        latest.entry(k).and_modify(|l: &mut NaiveDate| *l = (*l).max(d)).or_insert(d);
+        latest.entry(k).and_modify(|l| *l = (*l).max(d)).or_insert(d);
+        *held.entry((k, Month::of_date(d))).or_default() += 1;
     }
-    latest
-}
-
-/// Whether a series' month `m` is over: a later day is in the series, or all its days are.
-fn over(m: Month, latest: NaiveDate, days_held: usize) -> bool {
-    latest > last_day(m) || days_held as u32 == last_day(m).day()
-}
-
-fn first_day(m: Month) -> NaiveDate {
-    NaiveDate::from_ymd_opt(m.year(), m.month(), 1).expect("a month has a first day")
+    held.into_iter()
+        .filter(|((k, m), n)| latest[k] > last_day(*m) || *n == last_day(*m).day())
+        .map(|(key, _)| key)
+        .collect()
 }
 
 fn last_day(m: Month) -> NaiveDate {
-    first_day(m.plus(1)).pred_opt().expect("a month has a last day")
+    let next = m.plus(1);
+    NaiveDate::from_ymd_opt(next.year(), next.month(), 1).and_then(|d| d.pred_opt()).expect("a month has a last day")
 }
 
 fn price_schema() -> SchemaRef {

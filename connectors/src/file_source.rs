@@ -33,15 +33,6 @@ impl Position {
     }
 }
 
-impl std::fmt::Display for Position {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Position::Line(n) => write!(f, "line {n}"),
-            Position::Offset(n) => write!(f, "offset {n}"),
-        }
-    }
-}
-
 /// One raw record from a source (a replayed file or a Kafka partition), not yet decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceRecord {

@@ -123,6 +123,9 @@ pub struct Pipeline {
     keep_alert_lists: bool,
     /// [`PipelineConfig::max_wait`], in seconds.
     max_wait_seconds: i64,
+    /// The roster changed (an entry applied, households restored or dropped) since premiums
+    /// were last computed.
+    roster_changed: bool,
 }
 
 impl Pipeline {
@@ -153,6 +156,7 @@ impl Pipeline {
             claims_final_before: None,
             keep_alert_lists: false,
             max_wait_seconds: i64::try_from(config.max_wait.as_secs()).unwrap_or(i64::MAX),
+            roster_changed: false,
         })
     }
 
@@ -355,8 +359,11 @@ impl Pipeline {
                 totals.amount += event.adjustment;
             }
         }
-        // Cheap (one pass over the roster), and a continuous run never reaches `finish`.
-        self.stats.premiums = claims.premiums(self.state.households().map(|(c, h)| (c, &h.profile)));
+        // Here rather than in `finish`, which a continuous run never reaches; only when the
+        // roster changed, since it is a pass over every household.
+        if std::mem::take(&mut self.roster_changed) {
+            self.stats.premiums = claims.premiums(self.state.households().map(|(c, h)| (c, &h.profile)));
+        }
         Ok(())
     }
 
@@ -377,6 +384,7 @@ impl Pipeline {
             let answer = self.book.answer(&o.alert_id);
             self.metrics.verification_outcome(&answer, o.household.county(), o.outcome.code());
         }
+        self.roster_changed |= matches!(event, Event::Roster(_));
         match self.state.offer(provenance, event) {
             Outcome::Applied(Applied::Duplicate) => {
                 self.stats.duplicates += 1;
@@ -590,6 +598,7 @@ impl Pipeline {
     /// [`Pipeline::new`] left them. The engine, graders, metrics and counts stay.
     pub fn clear_state(&mut self) {
         self.state.clear();
+        self.roster_changed = true;
         self.book.clear();
         if let Some(shadow) = &mut self.shadow {
             shadow.book.clear();
@@ -606,6 +615,7 @@ impl Pipeline {
     /// repeated) nor reported by [`Pipeline::take_changed`]. A snapshot that cannot be read
     /// changes nothing.
     pub fn restore(&mut self, household: &HouseholdCode, snapshot: &[u8]) -> Result<(), PipelineError> {
+        self.roster_changed = true;
         if snapshot.is_empty() {
             self.state.forget(household);
             self.book.forget(household);

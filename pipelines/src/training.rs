@@ -138,27 +138,21 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::parquet::arrow::ArrowWriter;
 
-    use crate::features;
-
-    /// A snapshot file like fangpin's, but with `month_idx` written as text.
+    /// A snapshot file like fangpin's ([`crate::snapshot::schema`]), but with `month_idx`
+    /// written as text.
     fn write_wrong_snapshot(dir: &std::path::Path) {
-        let mut fields = vec![
-            Field::new("household_code", DataType::Utf8, false),
-            Field::new("month", DataType::Utf8, false),
-            Field::new("month_idx", DataType::Utf8, false),
-            Field::new("batch", DataType::UInt64, false),
-            Field::new("rules_grade", DataType::Utf8, true),
-        ];
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec!["420922101201-0042"])),
-            Arc::new(StringArray::from(vec!["2024-05"])),
-            Arc::new(StringArray::from(vec!["24292"])),
-            Arc::new(UInt64Array::from(vec![1])),
-            Arc::new(StringArray::from(vec![Some("high")])),
-        ];
-        for (name, _) in features::FEATURES {
-            fields.push(Field::new(name.to_string(), DataType::Float64, false));
-            columns.push(Arc::new(Float64Array::from(vec![0.5])));
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for f in crate::snapshot::schema().fields() {
+            let (field, column): (Field, ArrayRef) = match (f.name().as_str(), f.data_type()) {
+                ("month_idx", _) => (Field::new("month_idx", DataType::Utf8, false), Arc::new(StringArray::from(vec!["24292"]))),
+                (_, DataType::Utf8) => (f.as_ref().clone(), Arc::new(StringArray::from(vec!["420922101201-0042"]))),
+                (_, DataType::UInt64) => (f.as_ref().clone(), Arc::new(UInt64Array::from(vec![1]))),
+                (_, DataType::Float64) => (f.as_ref().clone(), Arc::new(Float64Array::from(vec![0.5]))),
+                (name, other) => panic!("the snapshot schema gained a column this test does not fill: {name} {other}"),
+            };
+            fields.push(field);
+            columns.push(column);
         }
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let file = std::fs::File::create(dir.join("part-000001.parquet")).unwrap();
