@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use fangpin_connectors::event::HouseholdCode;
 use fangpin_connectors::kafka::{admin::Admin, changelog, contract_key, KafkaSettings, KafkaSink, KafkaSource};
 use fangpin_connectors::topic::output;
@@ -114,7 +114,8 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     // here, and the records since the last commit are read again by whoever resumes.
     checkpoint(&mut pipeline, &source, &mut sink, kafka)
         .context("stopping without committing (the records since the last commit will be read again)")?;
-    source.commit()?;
+    commit_before_stopping(&mut source)
+        .context("stopping without committing (the records since the last commit will be read again)")?;
     let out = format!(
         "Kafka at {}: {}, {}, {}, {}",
         kafka.brokers,
@@ -124,6 +125,25 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
         kafka.topics.dead_letter
     );
     Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out, notes })
+}
+
+/// The last commit: a broker that is briefly away (a coordinator moving) is waited for, as the
+/// outputs' flush waits, for at most the sink's stop grace.
+fn commit_before_stopping(source: &mut KafkaSource) -> Result<()> {
+    let deadline = Instant::now() + fangpin_connectors::kafka::sink::STOP_GRACE;
+    loop {
+        match source.commit() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!("{e}; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => bail!(
+                "waited for the broker to take the offsets for {} s: {e}",
+                fangpin_connectors::kafka::sink::STOP_GRACE.as_secs()
+            ),
+        }
+    }
 }
 
 /// A flag raised by SIGTERM or Ctrl-C: the loop then finishes its batch, commits and stops.

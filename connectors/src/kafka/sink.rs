@@ -23,7 +23,7 @@ const FLUSH_REPORT: Duration = Duration::from_secs(30);
 
 /// How long a flush still waits once the process is asked to stop: enough for a live broker to
 /// acknowledge a batch, bounded for one that is gone.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// How often a waiting flush checks whether it was asked to give up.
 const FLUSH_STEP: Duration = Duration::from_millis(500);
