@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use fangpin_connectors::event::Month;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -48,6 +49,8 @@ struct PipelineSection {
     batch_size: Option<usize>,
     /// Days a record may wait for its household's roster entry before it is dead-lettered.
     max_wait_days: Option<u64>,
+    /// First month the department feeds cover ("YYYY-MM"); default: the oldest month seen.
+    feeds_start: Option<String>,
     /// Directory of indicator `.sql` files replacing the built-in set.
     indicators_dir: Option<PathBuf>,
     /// The model registry (default `models/registry`).
@@ -80,6 +83,8 @@ pub struct Settings {
     pub batch_size: usize,
     /// Days a record may wait for its household's roster entry.
     pub max_wait_days: u64,
+    /// First month the department feeds cover, if configured.
+    pub feeds_start: Option<Month>,
     pub indicators_dir: Option<PathBuf>,
     pub pseudonym_key_file: Option<PathBuf>,
     /// The model registry whose promoted model grades.
@@ -110,13 +115,18 @@ impl Settings {
             }
             None => File::default(),
         };
+        let defaults = fangpin_pipelines::PipelineConfig::default();
         let mut s = Settings {
-            poverty_line: file.pipeline.poverty_line.unwrap_or(Decimal::from(8_000)),
-            history_months: file.pipeline.history_months.unwrap_or(12),
+            poverty_line: file.pipeline.poverty_line.unwrap_or(defaults.poverty_line),
+            history_months: file.pipeline.history_months.unwrap_or(defaults.history_months),
             // Each micro-batch re-evaluates every household it touched, so a replay is cheapest
             // in large batches: 250,000 records replay the default world in ~130 s, 100,000 in ~200 s.
             batch_size: file.pipeline.batch_size.unwrap_or(250_000),
-            max_wait_days: file.pipeline.max_wait_days.unwrap_or(30),
+            max_wait_days: file.pipeline.max_wait_days.unwrap_or(defaults.max_wait.as_secs() / 86_400),
+            feeds_start: match &file.pipeline.feeds_start {
+                Some(m) => Some(Month::parse_dashed(m).with_context(|| format!("pipeline.feeds_start is {m:?}: write it as YYYY-MM"))?),
+                None => None,
+            },
             indicators_dir: file.pipeline.indicators_dir,
             pseudonym_key_file: file.privacy.pseudonym_key_file,
             models_dir: file.pipeline.models_dir.unwrap_or_else(|| PathBuf::from("models/registry")),

@@ -50,12 +50,24 @@ struct WorldArgs {
     /// Households to simulate.
     #[arg(long, default_value_t = 100_000)]
     households: u32,
-    /// Calendar months to simulate, from January 2024.
+    /// Calendar months to simulate.
     #[arg(long, default_value_t = 12)]
     months: u32,
+    /// First simulated month, YYYY-MM.
+    #[arg(long, default_value = "2024-01", value_parser = parse_month)]
+    start: (i32, u32),
     /// Random seed: the same seed gives the same world.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// The world's knobs (income, farming, wages, feed gaps, lateness, shocks, county mix):
+    /// `train` (the default), or a world to evaluate on: `eval-a`, `eval-b`.
+    #[arg(long, default_value = "train", value_parser = clap::builder::PossibleValuesParser::new(fangpin_simulator::PRESETS))]
+    scenario: String,
+}
+
+fn parse_month(s: &str) -> Result<(i32, u32), String> {
+    let m = fangpin_connectors::event::Month::parse_dashed(s).ok_or_else(|| format!("{s} is not YYYY-MM"))?;
+    Ok((m.year(), m.month()))
 }
 
 #[derive(Args)]
@@ -220,7 +232,8 @@ fn main() -> Result<()> {
             let queues = args.out.join("queues");
             eprintln!("simulating {} households over {} months into {}", world.households, world.months, world_dir.display());
             let sim = replay::simulate(&world, &world_dir)?;
-            let report = runtime.block_on(replay::run(&settings, &world_dir, &queues, replay::ReplayOptions { metrics_addr: args.pipeline.metrics_addr, ..Default::default() }))?;
+            let mut report = runtime.block_on(replay::run(&settings, &world_dir, &queues, replay::ReplayOptions { metrics_addr: args.pipeline.metrics_addr, ..Default::default() }))?;
+            report.notes.extend(summary::worlds_compared(&settings, &world));
             let truth = summary::score_against_truth(&world_dir.join("ground_truth.ndjson"), &report)?;
             summary::print(&report, Some((&sim, &truth)));
             args.pipeline.linger();
@@ -289,7 +302,10 @@ fn world_config(args: &WorldArgs) -> fangpin_simulator::WorldConfig {
     fangpin_simulator::WorldConfig {
         households: args.households,
         months: args.months,
+        start_year: args.start.0,
+        start_month: args.start.1,
         seed: args.seed,
+        knobs: fangpin_simulator::Knobs::preset(&args.scenario).expect("clap admits only presets"),
         ..Default::default()
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use fangpin_connectors::event::Month;
-use fangpin_models::card::{evaluate, month_name, Quality};
+use fangpin_models::card::{evaluate, month_name, Quality, WorldEvaluation};
 use fangpin_models::train::{train, Example, TrainConfig};
 use fangpin_pipelines::registry::Registry;
 use fangpin_pipelines::{features, training};
@@ -79,12 +79,23 @@ pub struct TrainArgs {
     /// Random seed (negative sampling); the same seed and data give the same model.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// First evaluation month (YYYY-MM); earlier months train. Default: the last three labelled months evaluate.
+    /// First validation month (YYYY-MM): validation months choose the model and its thresholds.
+    /// Default: the last three labelled months validate.
     #[arg(long)]
-    eval_from: Option<String>,
-    /// Precision the high grade must reach.
+    validate_from: Option<String>,
+    /// Months left out between training and validation (labels look three months ahead).
+    #[arg(long, default_value_t = 3)]
+    gap_months: i32,
+    /// Precision the high grade must reach on the validation months.
     #[arg(long, default_value_t = 0.95)]
     high_precision: f64,
+    /// Feature snapshots of a world training never saw (other seed and knobs), to report the
+    /// model on; repeat it, with one --test-truth each.
+    #[arg(long)]
+    test_features: Vec<PathBuf>,
+    /// Ground truth of each --test-features world, in the same order.
+    #[arg(long)]
+    test_truth: Vec<PathBuf>,
     #[command(flatten)]
     registry: RegistryArg,
 }
@@ -166,26 +177,53 @@ fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<(String, Month, bool)>>
     Ok(out)
 }
 
+/// The world a ground-truth file belongs to, as its `world.json` (beside it) describes it.
+fn describe_world(truth: &Path) -> String {
+    let dir = truth.parent().unwrap_or(Path::new("."));
+    let config = std::fs::read_to_string(dir.join(fangpin_simulator::WORLD_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|w| w["config"].clone());
+    match config {
+        Some(c) => format!("{} ({c})", dir.display()),
+        None => format!("{} (no world.json beside the truth: size, seed and knobs unknown)", dir.display()),
+    }
+}
+
 async fn train_cmd(args: TrainArgs) -> Result<()> {
+    if args.test_features.len() != args.test_truth.len() {
+        bail!("{} --test-features for {} --test-truth: give one truth per test world", args.test_features.len(), args.test_truth.len());
+    }
     let registry = Registry::open(&args.registry.dir);
     let rows = examples(&args.data).await?;
     let last = rows.iter().map(|e| e.month_idx).max().expect("rows are not empty");
-    let eval_from = match &args.eval_from {
-        Some(m) => Month::parse_dashed(m).with_context(|| format!("--eval-from {m} is not YYYY-MM"))?.index(),
+    let validate_from = match &args.validate_from {
+        Some(m) => Month::parse_dashed(m).with_context(|| format!("--validate-from {m} is not YYYY-MM"))?.index(),
         None => last - 2,
     };
+    if !(0..=12).contains(&args.gap_months) {
+        bail!("--gap-months {} must be between 0 and 12", args.gap_months);
+    }
     let config = TrainConfig {
         version: registry.next_version()?,
         seed: args.seed,
-        eval_from_month_idx: eval_from,
+        validation_from_month_idx: validate_from,
+        gap_months: args.gap_months,
         high_precision: args.high_precision,
         medium_precision: 0.6,
         low_precision: 0.5,
         max_negatives: 300_000,
         statutory_rules: vec!["health_two_months".into(), "industry_disaster".into()],
     };
-    eprintln!("training on {} labelled household-months, evaluating from {}", rows.len(), month_name(eval_from));
-    let trained = train(&rows, &features::names(), &features::version(), &config)?;
+    eprintln!("{} labelled household-months; validating from {}", rows.len(), month_name(validate_from));
+    let world = describe_world(&args.data.truth);
+    let mut trained = train(&rows, &world, &features::names(), &features::version(), &config)?;
+    for (features, truth) in args.test_features.iter().zip(&args.test_truth) {
+        let data = DataArgs { features: features.clone(), truth: truth.clone(), outcomes: None, alerts: None };
+        let test_rows = examples(&data).await?;
+        let evaluation = evaluate(&trained.artifact, &test_rows);
+        trained.card.tests.push(WorldEvaluation { world: describe_world(truth), evaluation });
+    }
     let dir = registry.save(&trained)?;
     println!("{}", trained.card.to_markdown());
     println!("saved {} ({}); promote it with `fangpin model promote {}`", trained.artifact.version, dir.display(), trained.artifact.version);
@@ -203,10 +241,17 @@ fn list(registry: &Registry) -> Result<()> {
         let q = &card.evaluation.model;
         let mark = if promoted.as_deref() == Some(v.as_str()) { "*" } else { " " };
         println!(
-            "{mark} {v:<5} {:<20} features {}  eval {}..{}  precision {:.3} recall {:.3} F1 {:.3} (rules F1 {:.3})",
-            card.classifier, card.feature_version, card.eval_months.0, card.eval_months.1, q.precision, q.recall, q.f1,
-            card.evaluation.rules.f1
+            "{mark} {v:<5} {:<20} features {}  validated {}..{}  precision {:.3} recall {:.3} F1 {:.3} (rules F1 {:.3})",
+            card.classifier, card.feature_version, card.validation_months.0, card.validation_months.1, q.precision, q.recall,
+            q.f1, card.evaluation.rules.f1
         );
+        for t in &card.tests {
+            let q = &t.evaluation.model;
+            println!(
+                "        on {}: high precision {:.3}, precision {:.3} recall {:.3} F1 {:.3} (rules F1 {:.3})",
+                t.world, q.per_grade[0].precision, q.precision, q.recall, q.f1, t.evaluation.rules.f1
+            );
+        }
     }
     Ok(())
 }

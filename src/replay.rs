@@ -60,6 +60,7 @@ pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>, pse
         history_months: settings.history_months,
         indicators,
         max_wait: Duration::from_secs(settings.max_wait_days * 86_400),
+        feeds_start: settings.feeds_start,
     };
     let metrics = Metrics::new();
     if let Some(addr) = metrics_addr {

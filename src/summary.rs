@@ -38,6 +38,34 @@ pub fn score_against_truth(path: &Path, report: &Report) -> Result<Scores> {
     Ok(Scores { served: score(&s.alerted, false), served_urgent: score(&s.alerted, true), shadow })
 }
 
+/// Which world the served model was trained on, against the world just replayed: precision
+/// and recall mean something only on a world the model did not learn from.
+pub fn worlds_compared(settings: &crate::config::Settings, world: &fangpin_simulator::WorldConfig) -> Vec<String> {
+    let this = serde_json::to_string(world).unwrap_or_default();
+    let registry = fangpin_pipelines::registry::Registry::open(&settings.models_dir);
+    let card = match registry.promoted() {
+        Ok(Some(v)) if !settings.rules_only => registry.card(&v).map(|c| (v, c)),
+        _ => return vec![format!("this world: {this}; graded by the rules, which were not trained on any world")],
+    };
+    match card {
+        Ok((v, card)) => {
+            let mut notes = vec![
+                format!("this world: {this}"),
+                format!("the served model {v} was trained on another world: {}", card.train_world),
+            ];
+            for t in &card.tests {
+                let q = &t.evaluation.model;
+                notes.push(format!(
+                    "its card, on a third world: {}: high precision {:.3}, high+medium precision {:.3}, recall {:.3} (household-months)",
+                    t.world, q.per_grade[0].precision, q.precision, q.recall
+                ));
+            }
+            notes
+        }
+        Err(e) => vec![format!("this world: {this}; the served model's card cannot be read: {e}")],
+    }
+}
+
 /// Prints the summary of a replay, with the world and its score when it was simulated.
 pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
     let s = &report.stats;
@@ -87,7 +115,7 @@ pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
     println!("  {:<22} {:>8} {:>8} {:>8}", "total", totals[0], totals[1], totals[2]);
     if let Some((_, scores)) = simulated {
         println!("against the simulator's ground truth (an alert is true when its household is below the line");
-        println!("in its month or the three after; a fall is caught by an alert in the three months before it, or in it):");
+        println!("in its month or the three after; a fall is caught by an alert in the three months before it, in it or in the month after):");
         let mut columns = vec![(format!("served: {}", s.grader), &scores.served, &scores.served_urgent)];
         if let Some((all, urgent)) = &scores.shadow {
             columns.push(("shadow: rules".to_owned(), all, urgent));

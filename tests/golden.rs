@@ -57,6 +57,7 @@ fn rows(case: &Case) -> Vec<MonthRow> {
                 baseline_income: r.baseline_income.unwrap_or(Decimal::from(36_000)),
                 month: r.month,
                 eval_from: r.eval_from.or(first).expect("a row has a month"),
+                feeds_start: first.expect("a row has a month"),
                 figures: r.figures.clone(),
             }
         })

@@ -38,7 +38,8 @@ fn data(seed: &str) -> Data {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_owned();
     let (world, snapshots) = (root.join("world"), root.join("snapshots"));
-    ok(&["simulate", "--households", "3000", "--seed", seed, "--out", world.to_str().unwrap()]);
+    // 15 months: training months, a three-month gap and three validation months, all labelled.
+    ok(&["simulate", "--households", "3000", "--months", "15", "--seed", seed, "--out", world.to_str().unwrap()]);
     ok(&[
         "run", "--from-dir", world.to_str().unwrap(), "--out", root.join("out").to_str().unwrap(),
         "--rules-only", "--features-out", snapshots.to_str().unwrap(),
@@ -63,6 +64,7 @@ fn training_is_reproducible_and_artifacts_round_trip() {
     let card = train(&d, &a, &[]);
     train(&d, &b, &[]);
     assert!(card.contains("rules only") && card.contains("Calibration"), "{card}");
+    assert_targets_met(&Registry::open(&a).card("v1").unwrap());
     let model_a = std::fs::read(a.join("v1/model.json")).unwrap();
     assert_eq!(model_a, std::fs::read(b.join("v1/model.json")).unwrap(), "same data and seed must give the same model");
     for f in ["card.json", "card.md"] {
@@ -106,6 +108,34 @@ fn snapshot_rows(d: &Data) -> Vec<Vec<f64>> {
         .block_on(fangpin_pipelines::training::examples(&d.snapshots, &[], &[]))
         .expect("snapshots read back");
     examples.into_iter().map(|e| e.features).collect()
+}
+
+/// Every grade of a card must reach its precision target on the validation months, which
+/// chose its thresholds; a card that misses it describes a model not fit to serve.
+fn assert_targets_met(card: &fangpin_models::card::ModelCard) {
+    let q = &card.evaluation.model;
+    let high = &q.per_grade[0];
+    assert!(
+        high.alerts > 0 && high.precision >= card.config.high_precision,
+        "{}: high grade precision {:.3} on {} validation alerts, target {}",
+        card.version, high.precision, high.alerts, card.config.high_precision
+    );
+    assert!(
+        q.precision >= card.config.medium_precision,
+        "{}: high and medium precision {:.3}, target {}",
+        card.version, q.precision, card.config.medium_precision
+    );
+}
+
+#[test]
+fn the_shipped_model_is_trained_on_these_features_and_meets_its_targets() {
+    let registry = Registry::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/registry"));
+    let v = registry.promoted().unwrap().expect("a model is promoted");
+    let card = registry.card(&v).unwrap();
+    assert_eq!(card.feature_version, features::version(), "the features changed since {v} was trained: retrain it");
+    assert_targets_met(&card);
+    assert!(!card.tests.is_empty(), "the shipped card must report on a world training never saw");
+    assert!(card.tests.iter().all(|t| t.world != card.train_world));
 }
 
 #[test]

@@ -58,11 +58,40 @@ struct Lane {
     done: bool,
     /// Capacity for the next payload buffer: the last line's length, to avoid regrowing.
     capacity_hint: usize,
+    /// The next record, read ahead to know its month, and the bytes it took.
+    peeked: Option<SourceRecord>,
+    peeked_bytes: u64,
+    /// The latest event month (`year * 12 + month − 1`) this lane has given out: the lane's
+    /// arrival clock. A late record (an older month) does not move it back.
+    clock: i32,
 }
 
 impl Lane {
-    /// The next non-blank line, or `None` at the end of the file.
+    /// The month the lane's next record arrives in, reading it ahead if needed; `None` at the end.
+    fn next_month(&mut self) -> Result<Option<i32>, ConnectorError> {
+        if self.peeked.is_none() {
+            let before = self.read;
+            self.peeked = self.read_record()?;
+            self.peeked_bytes = self.read - before;
+        }
+        // A month far past the clock is a wrong date, not a year of silence: it must not hold
+        // back the rest of its file.
+        let clock = self.clock;
+        let month = |m: i32| if clock != i32::MIN && m > clock.saturating_add(12) { clock } else { m.max(clock) };
+        Ok(self.peeked.as_ref().map(|r| event_month(r.topic, &r.payload).map_or(clock, month)))
+    }
+
+    /// The next record, advancing the lane's clock.
     fn next_record(&mut self) -> Result<Option<SourceRecord>, ConnectorError> {
+        if let Some(m) = self.next_month()? {
+            self.clock = m;
+        }
+        self.peeked_bytes = 0;
+        Ok(self.peeked.take())
+    }
+
+    /// The next non-blank line, or `None` at the end of the file.
+    fn read_record(&mut self) -> Result<Option<SourceRecord>, ConnectorError> {
         if self.done {
             return Ok(None);
         }
@@ -97,9 +126,14 @@ impl Lane {
         }
     }
 
-    /// Whether this lane has read a smaller fraction of its file than `other` (exact integers).
+    /// Bytes of the records given out (not the one read ahead).
+    fn consumed(&self) -> u64 {
+        self.read - self.peeked_bytes
+    }
+
+    /// Whether this lane has given out a smaller fraction of its file than `other` (exact integers).
     fn behind(&self, other: &Lane) -> bool {
-        u128::from(self.read) * u128::from(other.size.max(1)) < u128::from(other.read) * u128::from(self.size.max(1))
+        u128::from(self.consumed()) * u128::from(other.size.max(1)) < u128::from(other.consumed()) * u128::from(self.size.max(1))
     }
 }
 
@@ -160,6 +194,9 @@ impl FileSource {
                 line: 0,
                 done: false,
                 capacity_hint: 256,
+                peeked: None,
+                peeked_bytes: 0,
+                clock: i32::MIN,
             });
         }
         let total = lanes.iter().map(|l| l.size).sum();
@@ -181,26 +218,34 @@ impl FileSource {
         (self.lanes.iter().map(|l| l.read).sum(), self.total)
     }
 
-    /// The lane to read next: the roster while it lasts, then the lane furthest behind.
-    fn next_lane(&self) -> Option<usize> {
+    /// The lane to read next: the roster while it lasts, then the lane whose next record
+    /// arrives earliest, and of those the one furthest behind in its file.
+    fn next_lane(&mut self) -> Result<Option<usize>, ConnectorError> {
         // The roster is the reference table every other feed is joined against: replaying it
         // completely first means no record is dead-lettered as `unknown_household` merely
         // because its household's roster line sits later in the file.
-        if let Some(i) = self.lanes.iter().position(|l| l.topic == Topic::Roster && !l.done) {
-            return Some(i);
+        if let Some(i) = self.lanes.iter().position(|l| l.topic == Topic::Roster && (!l.done || l.peeked.is_some())) {
+            return Ok(Some(i));
         }
-        // Each file is in arrival order, and all files cover the same period: reading always
-        // from the file that has consumed the smallest fraction of its bytes keeps every file at
-        // the same relative position, so records come out in roughly their arrival order, and
-        // each batch takes from each file a share of lines proportional to its size. Ties go to
+        // Each file is in arrival order, but the feeds are bursty (school terms, harvests): a
+        // file read by its share of bytes would run months ahead of the others, and a month
+        // would be judged before its wages arrived. So every lane keeps the month of the latest
+        // record it gave out (its clock: a late record, older, does not move it), and the lane
+        // whose next record is earliest goes first. Within a month, reading from the file that
+        // has consumed the smallest fraction of its bytes mixes the feeds evenly; ties go to
         // the earlier topic in `Topic::ALL`.
-        let mut best: Option<usize> = None;
-        for (i, lane) in self.lanes.iter().enumerate().filter(|(_, l)| !l.done) {
-            if best.is_none_or(|b| lane.behind(&self.lanes[b])) {
-                best = Some(i);
+        let mut best: Option<(usize, i32)> = None;
+        for i in 0..self.lanes.len() {
+            let Some(month) = self.lanes[i].next_month()? else { continue };
+            let earlier = match best {
+                None => true,
+                Some((b, m)) => month < m || (month == m && self.lanes[i].behind(&self.lanes[b])),
+            };
+            if earlier {
+                best = Some((i, month));
             }
         }
-        best
+        Ok(best.map(|(i, _)| i))
     }
 
     /// Up to `max_records` records (at least one), or `None` once every file is exhausted.
@@ -208,13 +253,42 @@ impl FileSource {
         let max = max_records.max(1);
         let mut batch = Vec::with_capacity(max.min(MAX_PREALLOCATED));
         while batch.len() < max {
-            let Some(i) = self.next_lane() else { break };
+            let Some(i) = self.next_lane()? else { break };
             if let Some(record) = self.lanes[i].next_record()? {
                 batch.push(record);
             }
         }
         Ok((!batch.is_empty()).then_some(batch))
     }
+}
+
+/// The event month of a raw record (`year * 12 + month − 1`), read from its topic's time field
+/// without decoding it; `None` when the field is missing or unreadable (the decoder will say why).
+fn event_month(topic: Topic, payload: &[u8]) -> Option<i32> {
+    let field: &[u8] = match topic {
+        Topic::Roster => b"\"effective_date\":\"",
+        Topic::Medical => b"\"settle_time\":\"",
+        Topic::Employment => b"\"ym\":\"",
+        Topic::Agri | Topic::Civil => b"\"month\":\"",
+        Topic::Emergency => b"\"occurred_at\":\"",
+        Topic::Education => b"\"term\":\"",
+        Topic::Prices | Topic::Weather => b"\"date\":\"",
+        Topic::Outcomes => b"\"verified_at\":\"",
+    };
+    let at = payload.windows(field.len()).position(|w| w == field)? + field.len();
+    let value = &payload[at..payload.len().min(at + 12)];
+    let digits = |r: std::ops::Range<usize>| -> Option<i32> {
+        let s = std::str::from_utf8(value.get(r)?).ok()?;
+        s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    let year = digits(0..4)?;
+    let month = match value.get(4) {
+        Some(b'-') if value[5..].starts_with(b"spring") => 3,
+        Some(b'-') if value[5..].starts_with(b"fall") => 9,
+        Some(b'-') => digits(5..7)?,
+        _ => digits(4..6)?,
+    };
+    (1..=12).contains(&month).then_some(year * 12 + month - 1)
 }
 
 #[cfg(test)]
@@ -321,5 +395,36 @@ mod tests {
         assert_eq!((b.len(), b[0].topic, b[0].position), (1, Topic::Outcomes, Position::Line(1)));
         assert_eq!(src.next_batch(100).unwrap().unwrap().len(), 4);
         assert_eq!(src.next_batch(100).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bursty_feed_waits_for_the_others_to_reach_its_month() {
+        let tmp = tempfile::tempdir().unwrap();
+        let employment: String = (1..=3)
+            .flat_map(|m| (0..10).map(move |i| format!("{{\"household_code\":\"h{i}\",\"ym\":\"20240{m}\"}}\n")))
+            .collect();
+        fs::write(tmp.path().join("dept.hr.employment.ndjson"), employment).unwrap();
+        // School fees come in one burst, in the spring term's month; a late January harvest
+        // report arrives among March's records.
+        let fees: String = (0..5).map(|i| format!("{{\"household_code\":\"h{i}\",\"term\":\"2024-spring\"}}\n")).collect();
+        fs::write(tmp.path().join("dept.edu.expenses.ndjson"), fees).unwrap();
+        let agri = "{\"month\":\"2024-02\"}\n{\"month\":\"2024-01\"}\n{\"broken\n{\"month\":\"2024-03\"}\n";
+        fs::write(tmp.path().join("dept.agri.production.ndjson"), agri).unwrap();
+        let mut src = FileSource::open(tmp.path()).unwrap();
+        let all = drain(&mut src, 7);
+        assert_eq!(all.len(), 30 + 5 + 4);
+        let months: Vec<(Topic, i32)> = all.iter().map(|r| (r.topic, event_month(r.topic, &r.payload).unwrap_or(-1))).collect();
+        let first_fee = months.iter().position(|(t, _)| *t == Topic::Education).unwrap();
+        let last_february = months.iter().rposition(|&(t, m)| t == Topic::Employment && m == 2024 * 12 + 1).unwrap();
+        assert!(first_fee > last_february, "the spring fees ran ahead of February's wages: {months:?}");
+        // The late January report and the broken line travel with their lane's clock
+        // (February), ahead of March.
+        let first_march = months.iter().position(|&(_, m)| m == 2024 * 12 + 2).unwrap();
+        let late = months.iter().rposition(|&(t, m)| t == Topic::Agri && m == 2024 * 12).unwrap();
+        let broken = months.iter().position(|&(t, m)| t == Topic::Agri && m == -1).unwrap();
+        assert!(late < first_march && broken < first_march, "{months:?}");
+        assert_eq!(event_month(Topic::Medical, b"{\"settle_time\":\"2024-12-31T23:00:00+08:00\"}"), Some(2024 * 12 + 11));
+        assert_eq!(event_month(Topic::Education, b"{\"term\":\"2024-fall\"}"), Some(2024 * 12 + 8));
+        assert_eq!(event_month(Topic::Employment, b"{\"ym\":\"202413\"}"), None);
     }
 }

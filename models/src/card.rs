@@ -51,12 +51,40 @@ pub struct CalibrationBin {
     pub observed_rate: f64,
 }
 
+/// How the model did on one group of rows (a county, a category, a month).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupQuality {
+    pub group: String,
+    pub rows: u64,
+    pub at_risk: u64,
+    /// High-grade alerts and the share of them at risk.
+    pub high_alerts: u64,
+    pub high_precision: f64,
+    /// Precision and recall of high and medium alerts together.
+    pub precision: f64,
+    pub recall: f64,
+}
+
 /// A model and the rules-only grader measured on the same rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub model: Quality,
     pub rules: Quality,
+    /// Reliability table: predicted probability against the observed rate.
     pub calibration: Vec<CalibrationBin>,
+    /// Mean squared difference between the probability and the label (0 is perfect).
+    pub brier: f64,
+    pub per_county: Vec<GroupQuality>,
+    pub per_category: Vec<GroupQuality>,
+    pub per_month: Vec<GroupQuality>,
+}
+
+/// The served model measured on a world it was not trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorldEvaluation {
+    /// The world: its size, months, seed and knobs, as its `world.json` says.
+    pub world: String,
+    pub evaluation: Evaluation,
 }
 
 /// The grade the artifact gives a row, ignoring statutory rules (not part of the features).
@@ -94,7 +122,44 @@ pub fn evaluate(artifact: &ModelArtifact, rows: &[Example]) -> Evaluation {
             observed_rate: if n > 0.0 { inside.iter().filter(|&&i| rows[i].label).count() as f64 / n } else { 0.0 },
         });
     }
-    Evaluation { model, rules, calibration }
+    let brier = if rows.is_empty() {
+        0.0
+    } else {
+        rows.iter().zip(&graded).map(|(e, g)| (g.0 - f64::from(u8::from(e.label))).powi(2)).sum::<f64>() / rows.len() as f64
+    };
+    let grades: Vec<Option<Grade>> = graded.iter().map(|g| g.1).collect();
+    Evaluation {
+        model,
+        rules,
+        calibration,
+        brier,
+        per_county: groups(rows, &grades, |e| e.county.clone()),
+        per_category: groups(rows, &grades, |e| e.category.clone()),
+        per_month: groups(rows, &grades, |e| month_name(e.month_idx)),
+    }
+}
+
+/// [`GroupQuality`] of each value of `key`, in key order.
+fn groups(rows: &[Example], grades: &[Option<Grade>], key: impl Fn(&Example) -> String) -> Vec<GroupQuality> {
+    let mut by: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, e) in rows.iter().enumerate() {
+        by.entry(key(e)).or_default().push(i);
+    }
+    by.into_iter()
+        .map(|(group, idx)| {
+            let sub: Vec<Example> = idx.iter().map(|&i| rows[i].clone()).collect();
+            let q = quality(&sub, idx.iter().map(|&i| grades[i]));
+            GroupQuality {
+                group,
+                rows: q.rows,
+                at_risk: q.at_risk,
+                high_alerts: q.per_grade[0].alerts,
+                high_precision: q.per_grade[0].precision,
+                precision: q.precision,
+                recall: q.recall,
+            }
+        })
+        .collect()
 }
 
 fn column(g: Option<Grade>) -> usize {
@@ -145,14 +210,19 @@ pub struct ModelCard {
     pub classifier: String,
     pub feature_version: String,
     pub feature_names: Vec<String>,
+    /// The world trained on (size, months, seed, knobs).
+    pub train_world: String,
     pub train_months: (String, String),
-    pub eval_months: (String, String),
+    /// Months that chose the model and its thresholds.
+    pub validation_months: (String, String),
     pub train_rows: u64,
     pub thresholds: crate::artifact::Thresholds,
     pub config: TrainConfig,
     pub evaluation: Evaluation,
-    /// The candidate that lost, and how it did.
+    /// The candidate that came second on validation, and how it did.
     pub compared_with: (String, Quality),
+    /// Worlds training never saw (other seeds and knobs): the figures to judge the model by.
+    pub tests: Vec<WorldEvaluation>,
 }
 
 /// `YYYY-MM` of a month index (`year * 12 + month − 1`).
@@ -165,8 +235,9 @@ impl ModelCard {
     pub fn new(
         artifact: &ModelArtifact,
         config: &TrainConfig,
+        train_world: String,
         train_months: (i32, i32),
-        eval_months: (i32, i32),
+        validation_months: (i32, i32),
         train_rows: usize,
         evaluation: Evaluation,
         compared_with: (String, Quality),
@@ -181,13 +252,15 @@ impl ModelCard {
             classifier: classifier.to_owned(),
             feature_version: artifact.feature_version.clone(),
             feature_names: artifact.feature_names.clone(),
+            train_world,
             train_months: (month_name(train_months.0), month_name(train_months.1)),
-            eval_months: (month_name(eval_months.0), month_name(eval_months.1)),
+            validation_months: (month_name(validation_months.0), month_name(validation_months.1)),
             train_rows: train_rows as u64,
             thresholds: artifact.thresholds.clone(),
             config: config.clone(),
             evaluation,
             compared_with,
+            tests: Vec::new(),
         }
     }
 
@@ -197,33 +270,59 @@ impl ModelCard {
         let e = &self.evaluation;
         let _ = writeln!(md, "# Model card: {} ({})\n", self.version, self.classifier);
         let _ = writeln!(md, "- Features: {} ({} features)", self.feature_version, self.feature_names.len());
-        let _ = writeln!(md, "- Trained on {} to {} ({} rows), evaluated on {} to {} ({} rows, {} at risk)",
-            self.train_months.0, self.train_months.1, self.train_rows, self.eval_months.0, self.eval_months.1, e.model.rows, e.model.at_risk);
+        let _ = writeln!(md, "- Training world: {}", self.train_world);
+        let _ = writeln!(md, "- Trained on {} to {} ({} rows); {} months left out; model and thresholds chosen on {} to {} ({} rows, {} at risk)",
+            self.train_months.0, self.train_months.1, self.train_rows, self.config.gap_months,
+            self.validation_months.0, self.validation_months.1, e.model.rows, e.model.at_risk);
         let _ = writeln!(md, "- Label: the household is below the monitoring line in the month or one of the next three");
-        let _ = writeln!(md, "- Thresholds on the probability: high ≥ {:.3}, medium ≥ {:.3}, low ≥ {:.3} (seed {})\n",
-            self.thresholds.high, self.thresholds.medium, self.thresholds.low, self.config.seed);
-        let _ = writeln!(md, "| grader | precision (high+medium) | recall (high+medium) | F1 |\n|---|---|---|---|");
-        for (name, q) in [("this model", &e.model), ("rules only", &e.rules), (self.compared_with.0.as_str(), &self.compared_with.1)] {
-            let _ = writeln!(md, "| {name} | {:.3} | {:.3} | {:.3} |", q.precision, q.recall, q.f1);
+        let _ = writeln!(md, "- Thresholds on the probability: high ≥ {:.3}, medium ≥ {:.3}, low ≥ {:.3} (targets: high precision {:.2}, medium {:.2}; seed {})\n",
+            self.thresholds.high, self.thresholds.medium, self.thresholds.low, self.config.high_precision, self.config.medium_precision, self.config.seed);
+        if self.tests.is_empty() {
+            let _ = writeln!(md, "**No world other than the training world was measured: the figures below are the validation months', which chose the thresholds.**\n");
         }
-        for (name, q) in [("this model", &e.model), ("rules only", &e.rules)] {
-            let _ = writeln!(md, "\n## Per grade: {name}\n\n| grade | alerts | precision | recall at or above |\n|---|---|---|---|");
-            for g in &q.per_grade {
-                let _ = writeln!(md, "| {} | {} | {:.3} | {:.3} |", g.grade, g.alerts, g.precision, g.recall_at_or_above);
-            }
-            let c = &q.confusion;
-            let _ = writeln!(md, "\nRows by truth and grade given:\n\n| | high | medium | low | none |\n|---|---|---|---|---|");
-            let _ = writeln!(md, "| at risk | {} | {} | {} | {} |", c.at_risk[0], c.at_risk[1], c.at_risk[2], c.at_risk[3]);
-            let _ = writeln!(md, "| not at risk | {} | {} | {} | {} |", c.not_at_risk[0], c.not_at_risk[1], c.not_at_risk[2], c.not_at_risk[3]);
+        for t in &self.tests {
+            let _ = writeln!(md, "## On a world training never saw: {}\n", t.world);
+            section(&mut md, &t.evaluation, None);
         }
-        let _ = writeln!(md, "\n## Calibration\n\n| probability | rows | mean predicted | observed |\n|---|---|---|---|");
-        for b in &e.calibration {
-            let _ = writeln!(md, "| {:.1}–{:.1} | {} | {:.3} | {:.3} |", b.from, b.to, b.rows, b.mean_probability, b.observed_rate);
-        }
-        let _ = writeln!(md, "\n## Features\n");
+        let _ = writeln!(md, "## On the validation months of the training world\n");
+        section(&mut md, e, Some(&self.compared_with));
+        let _ = writeln!(md, "## Features\n");
         for f in &self.feature_names {
             let _ = writeln!(md, "- `{f}`");
         }
         md
     }
+}
+
+/// One evaluation's tables.
+fn section(md: &mut String, e: &Evaluation, runner_up: Option<&(String, Quality)>) {
+    let _ = writeln!(md, "| grader | high precision | precision (high+medium) | recall (high+medium) | F1 |\n|---|---|---|---|---|");
+    let mut graders = vec![("this model", &e.model), ("rules only", &e.rules)];
+    if let Some((name, q)) = runner_up {
+        graders.push((name.as_str(), q));
+    }
+    for (name, q) in graders {
+        let _ = writeln!(md, "| {name} | {:.3} | {:.3} | {:.3} | {:.3} |", q.per_grade[0].precision, q.precision, q.recall, q.f1);
+    }
+    for (name, q) in [("this model", &e.model), ("rules only", &e.rules)] {
+        let _ = writeln!(md, "\nPer grade, {name}:\n\n| grade | alerts | precision | recall at or above |\n|---|---|---|---|");
+        for g in &q.per_grade {
+            let _ = writeln!(md, "| {} | {} | {:.3} | {:.3} |", g.grade, g.alerts, g.precision, g.recall_at_or_above);
+        }
+    }
+    let c = &e.model.confusion;
+    let _ = writeln!(md, "\nRows by truth and the model's grade:\n\n| | high | medium | low | none |\n|---|---|---|---|---|");
+    let _ = writeln!(md, "| at risk | {} | {} | {} | {} |", c.at_risk[0], c.at_risk[1], c.at_risk[2], c.at_risk[3]);
+    let _ = writeln!(md, "| not at risk | {} | {} | {} | {} |", c.not_at_risk[0], c.not_at_risk[1], c.not_at_risk[2], c.not_at_risk[3]);
+    for (title, groups) in [("county", &e.per_county), ("category", &e.per_category), ("month", &e.per_month)] {
+        let _ = writeln!(md, "\nThe model per {title}:\n\n| {title} | rows | at risk | high alerts | high precision | precision | recall |\n|---|---|---|---|---|---|---|");
+        for g in groups {
+            let _ = writeln!(md, "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} |", g.group, g.rows, g.at_risk, g.high_alerts, g.high_precision, g.precision, g.recall);
+        }
+    }
+    let _ = writeln!(md, "\nCalibration (Brier score {:.4}):\n\n| probability | rows | mean predicted | observed |\n|---|---|---|---|", e.brier);
+    for b in &e.calibration {
+        let _ = writeln!(md, "| {:.1}–{:.1} | {} | {:.3} | {:.3} |", b.from, b.to, b.rows, b.mean_probability, b.observed_rate);
+    }
+    let _ = writeln!(md);
 }

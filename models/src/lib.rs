@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`grade`]: grades, the grading input (profile, figures, indicator hits, feature vector)
 //!   and the assessment a grader returns.
+//! - [`plan`]: the plan's thresholds shared with the pipeline's features (key counties, near the line).
 //! - [`rules`]: the rules-based grader: weighted indicator evidence, documented thresholds.
 //! - [`artifact`]: a trained model as plain serde data (scaler, classifier, thresholds,
 //!   feature list and version).
@@ -20,6 +21,7 @@ pub mod card;
 pub mod error;
 pub mod grade;
 pub mod model_grader;
+pub mod plan;
 pub mod rules;
 pub mod train;
 

@@ -13,8 +13,7 @@ const DEFAULT_WEIGHT: f64 = 0.3;
 /// Categories the national rules monitor as at risk of relapse.
 const VULNERABLE_CATEGORIES: [&str; 3] = ["unstable_alleviated", "marginal", "sudden_difficulty"];
 
-/// Dawu and Xiaochang: the plan's key counties, which get stronger protection.
-const KEY_COUNTIES: [&str; 2] = ["420922", "420921"];
+use crate::plan::{KEY_COUNTIES, NEAR_LINE};
 
 /// Grades by weighted indicator evidence; see the module documentation.
 #[derive(Clone, Debug)]
@@ -82,7 +81,7 @@ impl Grader for RulesGrader {
             no_risk *= 0.8;
         }
         // Within 20% of the line, a shock is more likely to push the household under it.
-        if input.per_capita_income < input.poverty_line * Decimal::new(12, 1) {
+        if input.per_capita_income < input.poverty_line * Decimal::try_from(NEAR_LINE).expect("a small constant") {
             no_risk *= 0.6;
         }
         if KEY_COUNTIES.contains(&input.county_code.as_str()) {

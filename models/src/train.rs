@@ -1,5 +1,12 @@
-//! Training: a time-based split, feature scaling, two linfa candidates (logistic regression and
-//! a decision tree), the better one kept, grade thresholds chosen from the probabilities.
+//! Training: a time-based split with a gap, feature scaling, linfa candidates (logistic
+//! regression, a decision tree, the tree feeding the regression), the best one on the
+//! validation months kept, its grade thresholds chosen there.
+//!
+//! The split: rows of months before `validation_from − gap_months` train; rows from
+//! `validation_from` validate. A row's label looks three months ahead, so a gap of three months
+//! keeps every training label out of the validation months. Validation chooses the model and
+//! its thresholds, so its figures are optimistic: the card's figures on other worlds are the
+//! ones to judge a model by.
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -9,7 +16,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{sigmoid, Classifier, ModelArtifact, Scaler, Thresholds};
+use crate::artifact::{Classifier, ModelArtifact, Scaler, Thresholds};
 use crate::card::{evaluate, ModelCard};
 use crate::error::ModelError;
 use crate::grade::Grade;
@@ -22,6 +29,10 @@ pub struct Example {
     pub label: bool,
     /// `Month::index` of the household-month.
     pub month_idx: i32,
+    /// County code, for the card's figures per county.
+    pub county: String,
+    /// Roster category code, for the card's figures per category.
+    pub category: String,
     /// What the rules-only grader said, for the side-by-side comparison.
     pub rules_grade: Option<Grade>,
 }
@@ -32,9 +43,11 @@ pub struct TrainConfig {
     /// Registry version to give the model.
     pub version: String,
     pub seed: u64,
-    /// Rows of months before this `Month::index` train; the rest evaluate.
-    pub eval_from_month_idx: i32,
-    /// Precision the high grade must reach on the training months.
+    /// Rows of months from this `Month::index` validate.
+    pub validation_from_month_idx: i32,
+    /// Months between the last training month and the first validation month.
+    pub gap_months: i32,
+    /// Precision the high grade must reach on the validation months.
     pub high_precision: f64,
     /// Precision of the medium grade and above.
     pub medium_precision: f64,
@@ -52,14 +65,21 @@ pub struct Trained {
     pub card: ModelCard,
 }
 
-/// Trains on `examples` (features named `names`, defined by `feature_version`).
-pub fn train(examples: &[Example], names: &[String], feature_version: &str, config: &TrainConfig) -> Result<Trained, ModelError> {
-    let (train, eval): (Vec<&Example>, Vec<&Example>) =
-        examples.iter().partition(|e| e.month_idx < config.eval_from_month_idx);
+/// Trains on `examples` of `world` (features named `names`, defined by `feature_version`).
+pub fn train(
+    examples: &[Example],
+    world: &str,
+    names: &[String],
+    feature_version: &str,
+    config: &TrainConfig,
+) -> Result<Trained, ModelError> {
+    let train_until = config.validation_from_month_idx - config.gap_months;
+    let train: Vec<&Example> = examples.iter().filter(|e| e.month_idx < train_until).collect();
+    let eval: Vec<&Example> = examples.iter().filter(|e| e.month_idx >= config.validation_from_month_idx).collect();
     let positives = train.iter().filter(|e| e.label).count();
     if positives < 10 || train.len() - positives < 10 || eval.is_empty() {
         return Err(ModelError::Data(format!(
-            "{} training rows ({positives} at risk) and {} evaluation rows: need both classes in training and some evaluation rows",
+            "{} training rows ({positives} at risk) and {} validation rows: need both classes in training and some validation rows (a longer world, or an earlier validation month)",
             train.len(),
             eval.len()
         )));
@@ -73,7 +93,6 @@ pub fn train(examples: &[Example], names: &[String], feature_version: &str, conf
     let (x, y) = matrix(&fit_rows, &scaler);
 
     let logistic = fit_logistic(&x, &y)?;
-    let thresholds = choose_thresholds(&logistic_probabilities(&logistic, &train, &scaler), &train, config)?;
     let tree = DecisionTree::params()
         .max_depth(Some(6))
         .min_weight_leaf(50.0)
@@ -92,18 +111,23 @@ pub fn train(examples: &[Example], names: &[String], feature_version: &str, conf
     };
     let Classifier::Logistic { weights, intercept } = logistic.clone() else { unreachable!("fit_logistic gives a regression") };
     let stacked = Classifier::Stacked { tree: tree.clone(), weights, intercept };
-    let stacked_thresholds =
-        Thresholds { high: 0.5 + 0.5 * thresholds.high, medium: 0.5, low: (0.5 * thresholds.low).min(0.5) };
+    let eval_rows: Vec<Example> = eval.into_iter().cloned().collect();
+    // Each candidate's thresholds are chosen on the validation rows from its own probabilities.
+    let with_thresholds = |classifier: Classifier| -> Result<ModelArtifact, ModelError> {
+        let mut a = artifact_of(classifier, Thresholds { high: 1.0, medium: 1.0, low: 1.0 });
+        let p: Vec<f64> = eval_rows.iter().map(|e| a.probability(&e.features)).collect();
+        a.thresholds = choose_thresholds(&p, &eval_rows.iter().collect::<Vec<_>>(), config)?;
+        Ok(a)
+    };
     let candidates = [
-        ("tree_then_logistic", artifact_of(stacked, stacked_thresholds)),
-        ("logistic_regression", artifact_of(logistic, thresholds)),
+        ("tree_then_logistic", with_thresholds(stacked)?),
+        ("logistic_regression", with_thresholds(logistic)?),
         // A tree says 0 or 1: its positive class is a high alert.
         ("decision_tree", artifact_of(Classifier::Tree { tree }, Thresholds { high: 0.5, medium: 0.5, low: 0.5 })),
     ];
-    let eval_rows: Vec<Example> = eval.into_iter().cloned().collect();
     let mut measured: Vec<(&str, ModelArtifact, crate::card::Evaluation)> =
         candidates.into_iter().map(|(name, a)| { let e = evaluate(&a, &eval_rows); (name, a, e) }).collect();
-    // Best F1 of high and medium alerts on the evaluation months; the first listed wins ties.
+    // Best F1 of high and medium alerts on the validation months; the first listed wins ties.
     let best = (0..measured.len()).fold(0, |b, i| if measured[i].2.model.f1 > measured[b].2.model.f1 { i } else { b });
     let (_, kept, kept_eval) = measured.remove(best);
     let runner_up = (0..measured.len()).fold(0, |b, i| if measured[i].2.model.f1 > measured[b].2.model.f1 { i } else { b });
@@ -114,6 +138,7 @@ pub fn train(examples: &[Example], names: &[String], feature_version: &str, conf
     let card = ModelCard::new(
         &kept,
         config,
+        world.to_owned(),
         months(&train),
         months(&eval_rows.iter().collect::<Vec<_>>()),
         train.len(),
@@ -156,15 +181,8 @@ fn fit_logistic(x: &Array2<f64>, y: &Array1<usize>) -> Result<Classifier, ModelE
     Ok(Classifier::Logistic { weights: weights.iter().map(|w| w * sign).collect(), intercept: intercept * sign })
 }
 
-fn logistic_probabilities(classifier: &Classifier, rows: &[&Example], scaler: &Scaler) -> Vec<f64> {
-    let Classifier::Logistic { weights, intercept } = classifier else { unreachable!("logistic only") };
-    rows.iter()
-        .map(|e| sigmoid(scaler.transform(&e.features).iter().zip(weights).map(|(a, b)| a * b).sum::<f64>() + intercept))
-        .collect()
-}
-
 /// For each grade, the lowest probability cut-off whose alerts (all rows at or above it) still
-/// reach the grade's precision on the training months: as much recall as the precision allows.
+/// reach the grade's precision on `rows`: as much recall as the precision allows.
 fn choose_thresholds(p: &[f64], rows: &[&Example], config: &TrainConfig) -> Result<Thresholds, ModelError> {
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));

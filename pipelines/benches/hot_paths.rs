@@ -64,7 +64,7 @@ fn months_batch(state: &mut State) -> datafusion::arrow::array::RecordBatch {
     let rows: Vec<MonthRow> = state
         .take_touched()
         .into_iter()
-        .filter_map(|(code, _)| state.household(&code).map(|h| MonthRow::for_household(h, first, last, first)))
+        .filter_map(|(code, _)| state.household(&code).map(|h| MonthRow::for_household(h, first, last, first, first)))
         .flatten()
         .collect();
     table::to_batch(&rows).expect("a valid batch")

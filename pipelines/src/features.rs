@@ -2,8 +2,9 @@
 //!
 //! Values come from `household_features` (the SQL trailing sums), the roster profile and the
 //! indicators that fired. Money is turned into ratios of last year's income before it becomes a
-//! float, so no amount is ever carried as a float. The version is a hash of the feature list and
-//! of the SQL that defines the sums: change either and models trained before refuse to load.
+//! float, so no amount is ever carried as a float. The version is a hash of every source that
+//! computes a feature (this file, the SQL, the table builder and the monthly figures): change
+//! any of them and models trained before refuse to load until one is retrained.
 
 use std::collections::HashMap;
 
@@ -14,17 +15,21 @@ use rust_decimal::Decimal;
 use fangpin_connectors::event::{Category, Month};
 use sha2::{Digest, Sha256};
 
+use fangpin_models::plan;
+
 use crate::error::PipelineError;
 use crate::ledger::Household;
 
 /// Every feature: name and the words a cadre reads in an alert's reasons.
-pub const FEATURES: [(&str, &str); 34] = [
-    ("pc_income_ratio", "近 12 月人均可支配收入/监测线"),
+pub const FEATURES: [(&str, &str); 36] = [
+    ("pc_income_ratio", "近 12 月人均纯收入/监测线"),
     ("pc_baseline_ratio", "上年人均纯收入/监测线"),
-    ("pc_change_3m", "人均可支配收入 3 个月变化/监测线"),
+    ("pc_change_3m", "人均纯收入 3 个月变化/监测线"),
     ("pc_gap_below", "低于监测线的幅度"),
-    ("pc_gap_near", "距监测线 1.3 倍的差距"),
+    ("pc_gap_near", "距临界区间上沿的差距"),
     ("pc_projected_gap", "按近 3 月趋势 3 个月后低于监测线的幅度"),
+    ("feed_share", "近 12 月有部门数据的月份占比"),
+    ("pc_loss_estimate_ratio", "上年收入减本年损失的人均估计/监测线"),
     ("medical_oop_month_share", "本月医疗自付/月收入"),
     ("medical_oop_3m_share", "近 3 月医疗自付/季度收入"),
     ("medical_oop_12m_share", "近 12 月医疗自付/年收入"),
@@ -65,22 +70,37 @@ pub fn labels() -> Vec<String> {
     FEATURES.iter().map(|(_, l)| l.to_string()).collect()
 }
 
-/// Version of the feature definitions: `f1-` and 12 hex digits of a hash of the names and SQL.
+/// Every source that computes a feature, hashed into [`version`]: the trailing sums, the table
+/// they read, the monthly figures built from the records, and this file (the vector, the
+/// list). The plan's thresholds the vector uses come from `fangpin_models::plan`.
+const SOURCES: [&str; 5] = [
+    crate::indicators::FEATURES_SQL,
+    include_str!("features.rs"),
+    include_str!("table.rs"),
+    include_str!("ledger.rs"),
+    include_str!("../../models/src/plan.rs"),
+];
+
+/// Version of the feature definitions: `f2-` and 12 hex digits of a hash of [`SOURCES`].
 pub fn version() -> String {
+    version_of(&SOURCES)
+}
+
+/// The version `sources` would give.
+fn version_of(sources: &[&str]) -> String {
     let mut h = Sha256::new();
-    for (name, _) in FEATURES {
-        h.update(name.as_bytes());
-        h.update(b"\n");
+    for source in sources {
+        h.update(source.as_bytes());
+        h.update(b"\0");
     }
-    h.update(crate::indicators::FEATURES_SQL.as_bytes());
-    format!("f1-{}", hex::encode(&h.finalize()[..6]))
+    format!("f2-{}", hex::encode(&h.finalize()[..6]))
 }
 
 /// The numeric columns of one evaluated household-month read from `household_features`.
 #[derive(Clone, Debug, Default)]
 pub struct FeatureRow {
     values: [f64; COLUMNS.len()],
-    /// Estimated per-capita disposable income, exact (the grading input keeps it as money).
+    /// Per-capita net income over the last 12 months, exact (the grading input keeps it as money).
     pub per_capita_income: Option<Decimal>,
     /// Whether the batch reports on this month (it is not only history for a trend).
     pub reported: bool,
@@ -93,10 +113,12 @@ impl FeatureRow {
 }
 
 /// Columns of `household_features` the features read, cast to floats after the SQL is done.
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 17] = [
     "baseline_income",
     "members",
     "per_capita_income",
+    "loss_estimate_pc_income",
+    "feed_months",
     "medical_oop",
     "medical_oop_3m",
     "medical_oop_12m",
@@ -185,8 +207,10 @@ pub fn vector(
         share(baseline / members, poverty_line),
         change,
         (1.0 - ratio).max(0.0),
-        (1.3 - ratio).max(0.0),
+        (plan::NEAR_LINE - ratio).max(0.0),
         (1.0 - (ratio + change.min(0.0))).max(0.0),
+        v("feed_months") / 12.0,
+        share(v("loss_estimate_pc_income"), poverty_line),
         share(v("medical_oop"), baseline / 12.0),
         share(v("medical_oop_3m"), baseline / 4.0),
         share(v("medical_oop_12m"), baseline),
@@ -204,11 +228,30 @@ pub fn vector(
         f64::from(p.disabled_members) / members,
     ];
     out.extend(Category::ALL.iter().map(|c| f64::from(u8::from(*c == p.category))));
-    out.push(f64::from(u8::from(county == "420922" || county == "420921")));
-    for (name, _) in &FEATURES[27..] {
-        let code = name.trim_start_matches("hit_");
+    out.push(f64::from(u8::from(plan::KEY_COUNTIES.contains(&county))));
+    for code in FEATURES.iter().filter_map(|(name, _)| name.strip_prefix("hit_")) {
         out.push(f64::from(u8::from(hits.contains(&code))));
     }
     debug_assert_eq!(out.len(), FEATURES.len());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version must move with any line of any source that computes a feature, so that a
+    /// model is retrained, not re-stamped, when one changes.
+    #[test]
+    fn the_version_changes_with_every_source() {
+        assert_eq!(version(), version_of(&SOURCES));
+        for i in 0..SOURCES.len() {
+            let mut changed: Vec<String> = SOURCES.iter().map(|s| s.to_string()).collect();
+            changed[i] = changed[i].replacen('1', "2", 1);
+            let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
+            assert_ne!(version_of(&changed), version(), "a change to source {i} kept the feature version");
+        }
+        assert!(SOURCES[1].contains("pub fn vector("), "this file must be among the sources");
+        assert!(SOURCES[3].contains("pub fn months("), "the monthly figures must be among the sources");
+    }
 }

@@ -39,22 +39,28 @@ use crate::table::{self, MonthRow};
 pub struct PipelineConfig {
     /// Monitoring line, yuan per person per year.
     pub poverty_line: Decimal,
-    /// Months of history before the newest month that state keeps (the longest trailing window).
+    /// Months of history before the newest month that state keeps: the longest trailing window
+    /// (12 months, so 11 before the month judged) plus how far back a late record or a batch
+    /// spanning months may reach and still be judged on a whole window (4 months).
     pub history_months: i32,
     /// The indicator SQL files to run.
     pub indicators: Vec<Indicator>,
     /// How long a record may wait for its household's roster entry (wall clock) before it is
     /// dead-lettered as `unknown_household`.
     pub max_wait: std::time::Duration,
+    /// The first month the department feeds cover, before which the income measure uses last
+    /// year's income; by default the oldest month of any record seen.
+    pub feeds_start: Option<Month>,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             poverty_line: Decimal::from(8_000),
-            history_months: 12,
+            history_months: 15,
             indicators: crate::indicators::builtin(),
             max_wait: std::time::Duration::from_secs(30 * 86_400),
+            feeds_start: None,
         }
     }
 }
@@ -112,6 +118,7 @@ pub struct Pipeline {
     metrics: Metrics,
     stats: RunStats,
     poverty_line: Decimal,
+    feeds_start: Option<Month>,
     last_hits: Vec<Hit>,
     /// The pseudonym key's fingerprint, which every checkpoint carries and every restore checks.
     key_fingerprint: String,
@@ -151,6 +158,7 @@ impl Pipeline {
             metrics,
             stats: RunStats::default(),
             poverty_line: config.poverty_line,
+            feeds_start: config.feeds_start,
             last_hits: Vec::new(),
             claims: None,
             claims_final_before: None,
@@ -428,13 +436,14 @@ impl Pipeline {
     }
 
     async fn evaluate(&mut self, touched: Vec<(HouseholdCode, Month)>) -> Result<Evaluation, PipelineError> {
-        let (Some(first), Some(last)) = (self.state.window_start(), self.state.newest()) else {
+        let (Some(first), Some(last), Some(feeds_start)) = (self.state.window_start(), self.state.newest(), self.feeds_start.or(self.state.oldest()))
+        else {
             return Ok(Evaluation::default());
         };
         let mut rows = Vec::with_capacity(touched.len() * 13);
         for (code, from) in touched {
             if let Some(h) = self.state.household(&code) {
-                rows.extend(MonthRow::for_household(h, first, last, from));
+                rows.extend(MonthRow::for_household(h, first, last, from, feeds_start));
             }
         }
         self.engine.evaluate(table::to_batch(&rows)?).await

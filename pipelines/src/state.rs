@@ -241,9 +241,18 @@ impl State {
         self.households.iter()
     }
 
-    /// Takes the households to re-evaluate, each with the first month to report on.
+    /// The first month that can be judged: its trailing 12 months are all held. Until records
+    /// have been pruned that is the window's first month; after, 11 months later. Judging an
+    /// older month on a window cut short would count the pruned months as last year's income.
+    pub fn judged_from(&self) -> Option<Month> {
+        let start = self.window_start()?;
+        Some(if self.oldest.is_some_and(|o| o < start) { start.plus(11) } else { start })
+    }
+
+    /// Takes the households to re-evaluate, each with the first month to report on (never
+    /// before [`State::judged_from`]: a late record older than that changes no judgement).
     pub fn take_touched(&mut self) -> Vec<(HouseholdCode, Month)> {
-        let start = self.window_start();
+        let start = self.judged_from();
         let mut touched: Vec<_> = self
             .touched
             .drain()

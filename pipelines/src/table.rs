@@ -19,11 +19,18 @@ pub const MONEY: DataType = DataType::Decimal128(18, 2);
 const _: () = assert!(fangpin_connectors::event::AREA_DECIMALS == 2, "areas must fit the table's two decimals");
 
 const TEXT: [&str; 6] = ["household_code", "county_code", "township_code", "village_code", "category", "month"];
-const INTS: [&str; 7] =
-    ["members", "labor_count", "month_idx", "eval_from", "inpatient_bills", "unemployed_workers", "house_damage"];
-const DECIMALS: [&str; 14] = [
+const INTS: [&str; 8] = [
+    "members",
+    "labor_count",
+    "month_idx",
+    "eval_from",
+    "feeds_start",
+    "inpatient_bills",
+    "unemployed_workers",
+    "house_damage",
+];
+const DECIMALS: [&str; 13] = [
     "baseline_income",
-    "monthly_income",
     "wages",
     "wage_loss",
     "farm_expected",
@@ -56,12 +63,16 @@ pub struct MonthRow {
     pub baseline_income: Decimal,
     pub month: Month,
     pub eval_from: Month,
+    /// The first month the feeds cover: the official income measure fills the months of its
+    /// trailing window before it from last year's income.
+    pub feeds_start: Month,
     pub figures: MonthFigures,
 }
 
 impl MonthRow {
-    /// Rows for one household from `first` to `last`, reporting from `eval_from`.
-    pub fn for_household(h: &Household, first: Month, last: Month, eval_from: Month) -> Vec<MonthRow> {
+    /// Rows for one household from `first` to `last`, reporting from `eval_from`, with feeds
+    /// covering the months from `feeds_start`.
+    pub fn for_household(h: &Household, first: Month, last: Month, eval_from: Month, feeds_start: Month) -> Vec<MonthRow> {
         let p = &h.profile;
         h.months(first, last)
             .into_iter()
@@ -74,15 +85,10 @@ impl MonthRow {
                 baseline_income: p.baseline_income,
                 month: first.plus(i as i32),
                 eval_from,
+                feeds_start,
                 figures,
             })
             .collect()
-    }
-
-    /// Income of the month: last year's net income spread evenly, less wages lost this month.
-    pub fn monthly_income(&self) -> Decimal {
-        let income = (self.baseline_income / Decimal::from(12)).round_dp(2) - self.figures.wage_loss;
-        income.max(Decimal::ZERO)
     }
 }
 
@@ -101,13 +107,21 @@ pub fn to_batch(rows: &[MonthRow]) -> Result<RecordBatch, PipelineError> {
         }
         let f = &r.figures;
         let int_values =
-            [r.members, r.labor_count, r.month.index(), r.eval_from.index(), f.inpatient_bills, f.unemployed_workers, f.house_damage];
+            [
+            r.members,
+            r.labor_count,
+            r.month.index(),
+            r.eval_from.index(),
+            r.feeds_start.index(),
+            f.inpatient_bills,
+            f.unemployed_workers,
+            f.house_damage,
+        ];
         for (b, v) in ints.iter_mut().zip(int_values) {
             b.append_value(v);
         }
         let dec_values = [
             r.baseline_income,
-            r.monthly_income(),
             f.wages,
             f.wage_loss,
             f.farm_expected,

@@ -109,6 +109,11 @@ fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError
         })
     };
     let months = col("month_idx")?.as_primitive::<Int32Type>();
+    let households = datafusion::arrow::compute::cast(col("household_code")?, &DataType::Utf8)?;
+    let households = households.as_string::<i32>();
+    // The category is one of the one-hot features.
+    let categories: Vec<(usize, &str)> =
+        features::FEATURES.iter().enumerate().filter_map(|(i, (n, _))| n.strip_prefix("category_").map(|c| (i, c))).collect();
     let labels = col("label")?.as_boolean();
     let grades = datafusion::arrow::compute::cast(col("rules_grade")?, &DataType::Utf8)?;
     let grades = grades.as_string::<i32>();
@@ -120,8 +125,12 @@ fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError
             (false, "low") => Some(Grade::Low),
             _ => None,
         };
+        let features: Vec<f64> = values.iter().map(|v| v.value(i)).collect();
+        let category = categories.iter().find(|(j, _)| features[*j] > 0.5).map_or("unknown", |(_, c)| c);
         out.push(Example {
-            features: values.iter().map(|v| v.value(i)).collect(),
+            county: households.value(i).chars().take(6).collect(),
+            category: category.to_owned(),
+            features,
             label: labels.value(i),
             month_idx: months.value(i),
             rules_grade,

@@ -1,7 +1,7 @@
 //! Arrival order: turns a topic's records into the file a Kafka consumer would have seen.
 //!
 //! Records are collected per topic with the month they belong to (their bucket). On writing:
-//! - ~2% of household records arrive 1–4 months late (moved to a later bucket; kind `late`);
+//! - `late_share` (~2%) of household records arrive 1–4 months late (moved to a later bucket; kind `late`);
 //! - followers (reversals, corrections) arrive no earlier than the record they follow and, in
 //!   the same bucket, after it;
 //! - each bucket is shuffled: records within a month come in any order;
@@ -18,8 +18,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-/// Share of household records that arrive late.
-const LATE_RATE: f64 = 0.02;
 /// Share of plain records that are delivered twice.
 const DUPLICATE_RATE: f64 = 0.003;
 /// No record follows another.
@@ -101,7 +99,12 @@ impl Stream {
     }
 
     /// Orders the records into arrival buckets: lateness, shuffling, followers after originals.
-    fn arrange<R: Rng>(&self, months: u32, rng: &mut R) -> (Vec<Vec<u32>>, Vec<bool>) {
+    fn arrange<R: Rng>(
+        &self,
+        months: u32,
+        late_rate: f64,
+        rng: &mut R,
+    ) -> (Vec<Vec<u32>>, Vec<bool>) {
         let last = months.saturating_sub(1);
         let may_be_late = self.topic.per_household() && self.topic != Topic::Roster;
         let mut arrival = vec![0u32; self.recs.len()];
@@ -109,7 +112,7 @@ impl Stream {
         for (i, r) in self.recs.iter().enumerate() {
             arrival[i] = if r.follows == NONE {
                 let mut b = r.bucket;
-                if may_be_late && rng.random_bool(LATE_RATE) {
+                if may_be_late && rng.random_bool(late_rate) {
                     let moved = (b + rng.random_range(1..=4)).min(last);
                     if moved > b {
                         b = moved;
@@ -170,6 +173,8 @@ pub struct Sink<'a> {
     pub months: u32,
     /// Share of lines that are corrupted copies.
     pub dirty_rate: f64,
+    /// Share of household records (roster aside) that arrive 1–4 months late.
+    pub late_rate: f64,
     /// Makes the corrupted copies.
     pub corrupter: Corrupter,
     /// The manifest being written.
@@ -189,11 +194,12 @@ pub fn write_stream<R: Rng>(
         out_dir,
         months,
         dirty_rate,
+        late_rate,
         corrupter,
         manifest,
         kinds,
     } = sink;
-    let (out_dir, months, dirty_rate) = (*out_dir, *months, *dirty_rate);
+    let (out_dir, months, dirty_rate, late_rate) = (*out_dir, *months, *dirty_rate, *late_rate);
     let path = out_dir.join(format!("{}.ndjson", stream.topic.name()));
     let io = |source| SimError::Io {
         path: path.clone(),
@@ -204,7 +210,7 @@ pub fn write_stream<R: Rng>(
     // Chance per record of a corrupted extra copy, so that extras are ~dirty_rate of all lines.
     let dirty_p = dirty_rate / (1.0 - dirty_rate);
 
-    let (buckets, late) = stream.arrange(months, rng);
+    let (buckets, late) = stream.arrange(months, late_rate, rng);
     let mut line: u64 = 0;
     let mut note = |line: u64, kind: &str, reason: Option<&str>, m: &mut dyn Write| {
         *kinds.entry(kind.to_string()).or_insert(0) += 1;

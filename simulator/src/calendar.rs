@@ -30,6 +30,13 @@ impl Calendar {
         (z.div_euclid(12), z.rem_euclid(12) as u32 + 1)
     }
 
+    /// Calendar year and month of month index `k`, which may be negative (the months before the
+    /// start: −1 is the month before month 0).
+    pub fn year_month_at(&self, k: i32) -> (i32, u32) {
+        let z = self.first + k;
+        (z.div_euclid(12), z.rem_euclid(12) as u32 + 1)
+    }
+
     /// Month index of a calendar month, if it lies in the simulated range.
     pub fn index_of(&self, year: i32, month: u32) -> Option<u32> {
         let z = year * 12 + month as i32 - 1 - self.first;

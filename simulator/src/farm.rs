@@ -20,7 +20,7 @@ use crate::json::Obj;
 use crate::money;
 use crate::shocks::{Hazard, DROUGHT_COUNTIES};
 use crate::support;
-use crate::truth::Cause;
+use crate::truth::{Cause, Flow, WARMUP};
 use crate::world::{Env, Out};
 use chrono::NaiveDate;
 use rand::Rng;
@@ -28,7 +28,7 @@ use rust_decimal::Decimal;
 
 /// Share of agri reports later corrected.
 const CORRECTION_RATE: f64 = 0.01;
-/// Yearly chance of a house fire.
+/// Yearly chance of a house fire (times `shock_rate`).
 const FIRE: f64 = 0.001;
 /// Share of drought-hit rice households that file an emergency record (irrigation losses).
 const DROUGHT_FILING: f64 = 0.10;
@@ -55,6 +55,21 @@ pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
         }
     }
     disasters(env, hh, rng, out);
+}
+
+/// The warm-up year's harvests: ordinary swings (−3%..+6%) around normal, no record.
+pub fn warm_up<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
+    for farm in &hh.farms {
+        let harvests = farm.product.harvest_months();
+        let per_report = (farm.annual_income / Decimal::from(harvests.len())).round_dp(2);
+        for k in -WARMUP..0 {
+            if harvests.contains(&env.cal.year_month_at(k).1) {
+                let actual = money::part(per_report, rng.random_range(0.97..1.06));
+                out.ledger.loss(Cause::Market, k, per_report - actual);
+                out.ledger.earn(Flow::Farm, k, actual);
+            }
+        }
+    }
 }
 
 /// The true outcome of one harvest: actual income, area hit, and which cause a shortfall is.
@@ -122,7 +137,8 @@ fn report<R: Rng>(
     let (year, month) = env.cal.year_month(k);
     let (factor, disaster_mu, cause) = assess(env, hh, product, planted, year, rng);
     let actual = money::part(expected, factor);
-    out.ledger.loss(cause, k, expected - actual);
+    out.ledger.loss(cause, k as i32, expected - actual);
+    out.ledger.earn(Flow::Farm, k as i32, actual);
 
     out.counters.report += 1;
     let id = format!(
@@ -143,7 +159,10 @@ fn report<R: Rng>(
     };
     if rng.random_bool(CORRECTION_RATE) {
         // The first assessment was off; the correction carries the true figures.
-        let wrong_actual = money::part(actual, rng.random_range(0.7..1.3));
+        let mut wrong_actual = money::part(actual, rng.random_range(0.7..1.3));
+        if wrong_actual == actual {
+            wrong_actual += Decimal::ONE;
+        }
         let wrong_mu = money::part(disaster_mu, rng.random_range(0.5..1.5))
             .round_dp(1)
             .min(planted);
@@ -188,7 +207,7 @@ fn disasters<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
             }
         }
     }
-    let monthly = FIRE / 12.0;
+    let monthly = env.knobs.monthly(FIRE);
     for k in 0..env.cal.months {
         if rng.random_bool(monthly) {
             out.counters.fire += 1;
@@ -220,7 +239,8 @@ fn damage<R: Rng>(
         return;
     };
     let (house, loss) = hazard.damage(rng);
-    out.ledger.loss(Cause::Disaster, k, loss);
+    out.ledger
+        .cost(Cause::Disaster, Flow::Disaster, k as i32, loss);
     out.feeds.emergency.push(k, |buf| {
         Obj::new(buf)
             .str("event_id", event_id)

@@ -107,6 +107,12 @@ impl Geography {
     /// Builds the villages of all counties. Villages per county follow the county weight;
     /// townships get uneven numbers of villages, as real ones do.
     pub fn build<R: Rng>(rng: &mut R) -> Geography {
+        Geography::build_weighted(rng, |c| COUNTIES[c].weight)
+    }
+
+    /// Like [`Geography::build`], but households are placed with county weights `weight(c)`
+    /// (the villages stay as the plan's mix has them).
+    pub fn build_weighted<R: Rng>(rng: &mut R, weight: impl Fn(usize) -> f64) -> Geography {
         let total_weight: f64 = COUNTIES.iter().map(|c| c.weight).sum();
         let mut per_county: Vec<u32> = COUNTIES
             .iter()
@@ -134,7 +140,7 @@ impl Geography {
                         households: 0,
                     });
                     // Per-village weight: the county's share of households, uneven villages.
-                    acc += county.weight / per_county[ci] as f64 * rng.random_range(0.5..1.5);
+                    acc += weight(ci) / per_county[ci] as f64 * rng.random_range(0.5..1.5);
                     cumulative.push(acc);
                 }
             }

@@ -1,11 +1,18 @@
-//! Monitored households: category, members, workers, farms and the baseline income they earn.
+//! Monitored households: category, members, workers, farms and the income they earn.
 //!
 //! Figures follow the plan: 306,000 covered people of whom 274,000 stable alleviated, 12,000
 //! unstable alleviated, 15,000 marginal and 5,000 sudden-difficulty, plus ~0.5% `general`
-//! households; ~3.06 people per household; income ~35% wages, ~45% farming, the rest transfers
-//! and property income.
+//! households; ~3.06 people per household.
+//!
+//! Income is built from components: a normal-year income I is drawn from the category's range
+//! (moved by the knobs), then split into regular transfers (dibao, extreme poverty, disability),
+//! unreported income (`unreported_income_share × I`), farming (about `farm_share × I` for a
+//! farming household, over its products) and wages (the rest, over the active workers). A
+//! household without active workers farms the wage part; one with neither workers nor farms
+//! gets it as dibao.
 
 use crate::geography::{self, COUNTIES};
+use crate::knobs::Knobs;
 use crate::money;
 use crate::people::{self, IdIssuer, Person};
 use chrono::NaiveDate;
@@ -180,15 +187,18 @@ pub enum Work {
     Idle,
 }
 
-/// A member counted in `labor_count`, with the constant monthly wage he earns when employed.
+/// A member counted in `labor_count`, with the normal monthly wage he earns when employed.
 #[derive(Debug, Clone)]
 pub struct Worker {
     /// Index into the household's members.
     pub member: usize,
     /// How he works.
     pub work: Work,
-    /// Monthly wage in fen (0 when idle).
+    /// Normal monthly wage this year in fen (0 when idle); the wage paid varies around it.
     pub wage_fen: i64,
+    /// Whether the employment feed reports him (false: working outside the province or
+    /// informally; his wages are income no feed shows).
+    pub reported: bool,
 }
 
 /// A monitored household as simulated.
@@ -214,12 +224,19 @@ pub struct Household {
     pub migrant: bool,
     /// Enrolled in the poverty-prevention insurance.
     pub insured: bool,
-    /// Net household income of the last full year.
+    /// Normal-year income I at this year's level, yuan (what the components add up to).
+    pub normal_income: Decimal,
+    /// Yearly income from sources no feed reports, paid evenly month by month.
+    pub unreported_income: Decimal,
+    /// Last year's official net income (the warm-up year's true net income, rounded to the
+    /// yuan); zero until the warm-up year is simulated.
     pub baseline_income: Decimal,
     /// Monthly minimum living allowance, if granted.
     pub dibao: Option<Decimal>,
     /// Monthly extreme-poverty support, if granted.
     pub extreme_poverty: Option<Decimal>,
+    /// Monthly disability allowance of each disabled member.
+    pub disability: Vec<Decimal>,
 }
 
 impl Household {
@@ -280,6 +297,32 @@ fn misfiled(c: Category) -> Category {
     }
 }
 
+/// Expected yearly rigid costs a household bears in an ordinary year: schooling net of aid and
+/// out-of-pocket costs of chronic and ordinary outpatient care (see `medical.rs`, `support.rs`).
+fn expected_costs(category: Category, members: &[Person], school_year: i32) -> f64 {
+    let kept_aid = match category {
+        Category::Unstable | Category::Marginal | Category::Sudden => 0.45,
+        Category::Stable => 0.55,
+        Category::General => 0.9,
+    };
+    let schooling: f64 = members
+        .iter()
+        .filter_map(|p| p.stage_in(school_year))
+        .map(|stage| match stage {
+            "compulsory" => 1_000.0,
+            "high_school" => 4_500.0,
+            "vocational" => 3_750.0,
+            _ => 9_000.0,
+        })
+        .sum::<f64>()
+        * kept_aid
+        * 2.0;
+    let outpatient_kept = 0.5 * (1.0 - category.medical_assistance_rate(false));
+    let chronic = members.iter().filter(|p| p.chronic).count() as f64;
+    let care = (chronic * 0.7 * 12.0 * 350.0 + 0.12 * 12.0 * 225.0) * outpatient_kept;
+    schooling + care
+}
+
 /// Draws one household of the given village; `seq` is its number in the village.
 #[allow(clippy::too_many_arguments)]
 pub fn draw<R: Rng>(
@@ -291,6 +334,7 @@ pub fn draw<R: Rng>(
     seq: u32,
     start: NaiveDate,
     school_year: i32,
+    knobs: &Knobs,
 ) -> Household {
     let county_code = COUNTIES[county as usize].code;
     let category = draw_category(rng);
@@ -311,6 +355,7 @@ pub fn draw<R: Rng>(
             member: i,
             work: Work::Local,
             wage_fen: 0,
+            reported: true,
         })
         .collect();
     let migrant = !workers.is_empty() && rng.random_bool(0.45);
@@ -324,8 +369,42 @@ pub fn draw<R: Rng>(
         };
     }
 
+    // Normal-year income I at this year's level: the category's per-capita range, moved by the
+    // income knobs.
     let (lo, hi) = category.income_range();
-    let baseline_income = Decimal::from((rng.random_range(lo..hi) * size as f64).round() as i64);
+    let mid = (lo + hi) / 2.0 * knobs.income_level;
+    let half = (hi - lo) / 2.0 * knobs.income_level * knobs.income_spread;
+    let per_capita = if half > 0.0 {
+        rng.random_range(mid - half..mid + half)
+    } else {
+        mid
+    };
+    // The range is of net income (what the monitoring measures); the household earns enough
+    // more to bear its ordinary rigid costs (schooling, chronic and ordinary care).
+    let normal_income =
+        (per_capita * size as f64 + expected_costs(category, &members, school_year)).round();
+
+    // Regular transfers, paid monthly and reported by civil affairs.
+    let assisted = matches!(category, Category::Unstable | Category::Marginal);
+    let mut dibao =
+        (assisted && rng.random_bool(0.30)).then(|| money::uniform_step(rng, 300, 600, 10));
+    let extreme_poverty = (size == 1
+        && members[0].age >= 60
+        && category != Category::General
+        && rng.random_bool(0.25))
+    .then(|| money::uniform_step(rng, 600, 900, 10));
+    let disability: Vec<Decimal> = members
+        .iter()
+        .filter(|p| p.disabled)
+        .map(|_| money::uniform_step(rng, 80, 150, 10))
+        .collect();
+    let monthly_transfers = dibao.unwrap_or_default()
+        + extreme_poverty.unwrap_or_default()
+        + disability.iter().sum::<Decimal>();
+    // What the other components share: I less a year of transfers (never below zero).
+    let mut rest = (normal_income - 12.0 * money::to_f64(monthly_transfers)).max(0.0);
+    let unreported = (knobs.unreported_income_share * normal_income).min(rest);
+    rest -= unreported;
 
     // Farms: elderly households without workers farm less.
     let farm_factor = if workers.is_empty() { 0.5 } else { 1.0 };
@@ -334,7 +413,18 @@ pub fn draw<R: Rng>(
         .filter(|p| rng.random_bool(p.share_in(county) * farm_factor))
         .collect();
     let large_grower = !products.is_empty() && rng.random_bool(0.05);
-    let farm_total = money::to_f64(baseline_income) * rng.random_range(0.40..0.50);
+    let active: Vec<usize> = (0..workers.len())
+        .filter(|&i| workers[i].work != Work::Idle)
+        .collect();
+    let farm_total = if products.is_empty() {
+        0.0
+    } else if active.is_empty() {
+        // No one earns a wage: the wage part goes into farming.
+        rest
+    } else {
+        (normal_income * knobs.farm_share * rng.random_range(0.89..1.11)).min(rest)
+    };
+    rest -= farm_total;
     let weights: Vec<f64> = products
         .iter()
         .map(|p| p.income_weight() * rng.random_range(0.7..1.3))
@@ -356,6 +446,8 @@ pub fn draw<R: Rng>(
             }
         })
         .collect();
+    // Transfers can leave nothing to farm for: such a household keeps no farm.
+    farms.retain(|f| f.annual_income > Decimal::ZERO);
     if large_grower {
         // The first crop (not hogs) is grown on a large scale: 40–200 mu.
         if let Some(f) = farms.iter_mut().find(|f| f.product != Product::Hog) {
@@ -363,31 +455,23 @@ pub fn draw<R: Rng>(
         }
     }
 
-    // Wages: the wage share of income split among the active workers, paid monthly.
-    let active: Vec<usize> = (0..workers.len())
-        .filter(|&i| workers[i].work != Work::Idle)
-        .collect();
+    // Wages: the rest, split among the active workers, paid monthly at this year's level.
     if !active.is_empty() {
-        let share = if migrant {
-            rng.random_range(0.38..0.48)
-        } else {
-            rng.random_range(0.28..0.38)
-        };
-        let wage_fen = money::to_f64(baseline_income) * share * 100.0;
+        let wage_fen = rest * 100.0;
         let w: Vec<f64> = active.iter().map(|_| rng.random_range(0.7..1.3)).collect();
         let ws: f64 = w.iter().sum();
         for (i, &wi) in active.iter().zip(&w) {
             workers[*i].wage_fen = (wage_fen * wi / ws / 12.0).floor() as i64;
+            workers[*i].reported = !rng.random_bool(knobs.unreported_worker_share);
         }
+        rest = 0.0;
+    }
+    if rest > 0.0 {
+        // Neither workers nor farms: the household lives on assistance.
+        let extra = money::yuan(rest / 12.0);
+        dibao = Some(dibao.unwrap_or_default() + extra);
     }
 
-    let assisted = matches!(category, Category::Unstable | Category::Marginal);
-    let dibao = (assisted && rng.random_bool(0.30)).then(|| money::uniform_step(rng, 300, 600, 10));
-    let extreme_poverty = (size == 1
-        && members[0].age >= 60
-        && category != Category::General
-        && rng.random_bool(0.25))
-    .then(|| money::uniform_step(rng, 600, 900, 10));
     let roster_category = if rng.random_bool(0.005) {
         misfiled(category)
     } else {
@@ -410,8 +494,11 @@ pub fn draw<R: Rng>(
         farms,
         migrant,
         insured,
-        baseline_income,
+        normal_income: money::yuan(normal_income),
+        unreported_income: money::yuan(unreported),
+        baseline_income: Decimal::ZERO,
         dibao,
         extreme_poverty,
+        disability,
     }
 }

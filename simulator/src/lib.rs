@@ -3,69 +3,104 @@
 //!
 //! [`simulate`] writes into an output directory:
 //! - `<topic>.ndjson` for each contract topic, lines in arrival order (roughly by month, shuffled
-//!   within a month, ~2% of household records 1–4 months late, duplicates, corrections,
-//!   reversals, and ~`dirty_rate` extra corrupted copies of real records);
+//!   within a month, `knobs.late_share` (~2%) of household records 1–4 months late, duplicates,
+//!   corrections, reversals, and ~`dirty_rate` extra corrupted copies of real records);
 //! - `ground_truth.ndjson`: one [`truth::GroundTruth`] per roster household;
 //! - `dirty_manifest.ndjson`: one line per special line, `{"topic", "line" (1-based),
 //!   "kind", "expected_reason"}`; `expected_reason` is the dead-letter reason for corrupted
 //!   copies and `null` for `duplicate`, `late`, `reversal` and `correction`;
-//! - `world.json`: the config and the [`SimSummary`].
+//! - `world.json`: the config (with its [`Knobs`]) and the [`SimSummary`].
 //!
 //! Same config, same bytes: every random draw comes from ChaCha8 streams seeded from the config
-//! seed (one stream per household, one per topic for arrival order), no map is iterated into the
-//! output, and no clock is read.
+//! seed (one stream per household for its feeds, one per household for what no feed shows — the
+//! warm-up year and unreported income —, one per topic for arrival order), no map is iterated
+//! into the output, and no clock is read.
+//!
+//! Scenario knobs ([`Knobs`], `config.knobs`) move incomes, the farm/wage mix, wage noise and
+//! growth, how much income no feed shows, lateness, shock rates and the county mix; the presets
+//! `train` (the defaults), `eval-a` and `eval-b` ([`Knobs::preset`]) let a model trained on one
+//! world be evaluated on others.
 //!
 //! # Default world
-//! 100,000 households (305,092 people), 12 months of 2024: ~3.1 million lines (2.13 M
-//! employment, 420 k medical), written in ~3 s by a debug build at opt-level 1. 5,307 households
-//! (5.3%) fall below 8,000 yuan; primary causes: health 57%, disaster 19%, market 12%,
-//! education 7%, hidden 5%, unemployment 1% (the plan: health 58.6%, disaster 21.3%, market
-//! 15.7%).
+//! 100,000 households (305,092 people), 12 months of 2024 after a warm-up year of 2023: ~3.15
+//! million lines (2.07 M employment, 418 k medical), written in ~5 s by a debug build at
+//! opt-level 1. 5,280 households (5.3%) are below 8,000 yuan in some month; primary causes:
+//! health 52%, disaster 23%, market 16%, hidden 4%, unemployment 3%, education 2% (the plan:
+//! health 58.6%, disaster 21.3%, market 15.7%). 245 of them are below already in January (last
+//! year's costs and this January's); the rest fall during the year, most in the harvest months
+//! (May tea and hogs, September rice, October ponds, December hogs). The presets at the same
+//! size: `eval-a` 13.0% (2,141 below in January: its poorest marginal households are below
+//! the line in a normal year), `eval-b` 2.5%.
 //!
 //! # Layout
 //! - `calendar.rs`: simulated months, date and timestamp spellings.
 //! - `money.rs`, `json.rs`: exact yuan amounts; a fast JSON line writer.
+//! - `knobs.rs`: the scenario knobs, their ranges and the presets.
 //! - `geography.rs`: 7 counties, 122 townships, 1,980 villages. The plan's eighth unit (a
 //!   development zone) has no county code in the contracts, so it is left out.
 //! - `people.rs`: members, ages, 18-character ID numbers with MOD 11-2 check characters.
-//! - `households.rs`: categories, members, workers, farms, baseline income.
+//! - `households.rs`: categories, members, workers, farms; normal-year income split into
+//!   transfers, unreported income, farming and wages.
 //! - `shocks.rs`: the yearly disaster calendar (July floods, August drought, landslides, hail).
-//! - `world.rs`: run state and the per-household driver (roster records).
-//! - `employment.rs`, `medical.rs`, `farm.rs`, `support.rs`: one household's feeds and losses.
+//! - `world.rs`: run state and the per-household driver (warm-up year, roster records).
+//! - `employment.rs`, `medical.rs`, `farm.rs`, `support.rs`: one household's feeds, true income
+//!   flows and losses, and their warm-up year.
 //! - `market.rs`: daily prices and weather.
 //! - `arrival.rs`: arrival order, lateness, duplicates; writes topic files and the manifest.
 //! - `dirty.rs`: corrupted copies with their expected dead-letter reasons.
 //! - `truth.rs`: the ground truth, loading it, scoring alerts against it.
 //!
 //! # Ground truth
-//! For household h and simulated month m the true annual per-capita disposable income is
+//! The truth is the official measure (national practice: per-capita net income over a trailing
+//! 12-month window) computed from the households' *true* incomes, which the simulator knows and
+//! the feeds only partly show. For household h and simulated month m
 //!
 //! ```text
-//! D(m) = ( baseline_income − Σ_{k∈W(m)} [wage_loss_k + farm_shortfall_k + medical_oop_k
-//!                                        + education_net_k + disaster_loss_k + hidden_loss_k]
-//!          + Σ_{k∈W(m)} temporary_assistance_k ) / members
+//! T(m) = Σ_{k=m−11..m} N_k / members
 //! ```
 //!
-//! where W(m) are the simulated months k with m−11 ≤ k ≤ m (shorter at the start of the range),
-//! and, for month k:
-//! - wage_loss: each unemployed worker's normal monthly wage (`wage_fen` when employed);
-//! - farm_shortfall: `expected_income − actual_income` of the reports of month k, corrected
-//!   figures when a report is corrected (negative in a good harvest);
-//! - medical_oop: `out_of_pocket` of settlements in month k that are not reversed;
-//! - education_net: `fees − aid` of the term bills of month k (March, September);
-//! - disaster_loss: `direct_loss` of the damage records of month k;
-//! - hidden_loss: a shock no feed reports: ~5% of households a year lose 5–20% of a year's
-//!   baseline income in one month (informal work lost, private debt, dead livestock);
-//! - temporary_assistance: `temporary` civil payments of month k. Regular transfers (dibao,
-//!   extreme poverty, disability) are already part of the baseline income and do not count.
+//! where N_k is h's true net income of month k. Months k = −12..−1 are a warm-up year simulated
+//! for the truth only (no feed record covers them), so every window is a full 12 months. N_k is
+//! - wages actually paid to every active worker: the worker's normal monthly wage (this year's;
+//!   last year's is this year's / (1 + `wage_growth`)) times a monthly variation (relative
+//!   standard deviation `wage_variation`), nothing in the months of an unemployment spell;
+//!   `wage_fen` reports it, except for the `unreported_worker_share` of workers who never appear
+//!   in the employment feed;
+//! - farm income as assessed: `actual_income` of the month's harvest reports (the corrected
+//!   figures when a report is corrected); in the warm-up year normal income −3%..+6%;
+//! - every civil-affairs transfer: dibao, extreme poverty, disability (monthly) and temporary
+//!   assistance (after a major illness or a severe disaster);
+//! - unreported income (`unreported_income_share` of the normal-year income, property income,
+//!   remittances, informal work), paid evenly each month with ±5% noise; no feed shows it;
+//! - less out-of-pocket medical costs of settled, not reversed bills (`out_of_pocket`),
+//!   schooling fees net of aid (`fees − aid`, March and September), direct disaster losses
+//!   (`direct_loss`), and hidden losses: shocks no feed reports, ~5% of households a year
+//!   (times `shock_rate`) losing 5–20% of a year's normal income in one month.
 //!
-//! h is below the line in m when D(m) < `poverty_line`. `causes` names the kinds (health,
-//! disaster, market, unemployment, education, hidden; farm shortfalls are disaster after floods
-//! and drought, market otherwise) that, in the window of some below-line month, took at least
-//! 500 yuan and 15% of that window's positive losses, largest total first.
+//! The warm-up year is an ordinary year: wages, spells, transfers, unreported income, chronic
+//! and ordinary outpatient care, school terms and harvests with ordinary swings, but no major
+//! illness, disaster, market slump or hidden shock. The roster's `baseline_income` is last year's
+//! official net income: Σ N_k over the warm-up year, rounded to the yuan (at least 100 yuan per
+//! member).
+//!
+//! What the feeds do not show, so a pipeline has to estimate it: the warm-up year itself (only
+//! its total, as `baseline_income`), unreported workers' wages, unreported income and hidden
+//! losses; and records arrive late, twice, corrected, reversed or corrupted. With
+//! `unreported_income_share` and `unreported_worker_share` at 0, Σ of the feeds over the 12
+//! months of a window (wages + farm `actual_income` + transfers − out-of-pocket − net schooling −
+//! direct losses), per member, is T(m) up to hidden losses.
+//!
+//! h is below the line in m when T(m) < `poverty_line`; `income_per_capita` holds T(m) for every
+//! simulated month. `causes` names the kinds of loss (health: out-of-pocket medical costs;
+//! disaster: direct losses and flood/drought farm shortfalls; market: other farm shortfalls
+//! against `expected_income`, negative in a good harvest; unemployment: normal wages lost in
+//! spells; education: net schooling costs; hidden) that, in the window of some below-line month,
+//! took at least 500 yuan and 15% of that window's positive losses, largest total first. The
+//! losses only attribute causes; T(m) is never computed from them.
 
 pub mod calendar;
 pub mod geography;
+pub mod knobs;
 pub mod people;
 pub mod topic;
 pub mod truth;
@@ -85,6 +120,8 @@ mod world;
 
 #[cfg(test)]
 mod tests;
+
+pub use knobs::{Knobs, PRESETS};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -118,6 +155,9 @@ pub struct WorldConfig {
     pub dirty_rate: f64,
     /// Poverty line, yuan per person per year.
     pub poverty_line: Decimal,
+    /// Scenario knobs (absent in older `world.json` files: the training world's).
+    #[serde(default)]
+    pub knobs: Knobs,
 }
 
 impl Default for WorldConfig {
@@ -130,6 +170,7 @@ impl Default for WorldConfig {
             seed: 42,
             dirty_rate: 0.03,
             poverty_line: Decimal::from(8_000),
+            knobs: Knobs::default(),
         }
     }
 }
@@ -181,6 +222,8 @@ mod streams {
     pub const HOUSEHOLD: u64 = 2;
     pub const MARKET: u64 = 3;
     pub const ARRIVAL: u64 = 4;
+    /// Draws no feed shows: the warm-up year, unreported income.
+    pub const TRUTH: u64 = 5;
 }
 
 /// A ChaCha8 generator for stream `stream`, item `index` of the run seeded with `seed`.
@@ -212,7 +255,7 @@ fn validate(config: &WorldConfig) -> Result<(), SimError> {
     if config.poverty_line <= Decimal::ZERO {
         return bad("poverty_line must be positive");
     }
-    Ok(())
+    config.knobs.validate()
 }
 
 /// Simulates the world of `config` into `out_dir` (created if missing); `progress` receives
@@ -221,6 +264,16 @@ pub fn simulate(
     config: &WorldConfig,
     out_dir: &Path,
     progress: &mut dyn FnMut(&str),
+) -> Result<SimSummary, SimError> {
+    simulate_observed(config, out_dir, progress, &mut |_, _| {})
+}
+
+/// [`simulate`], calling `observe` with each household and its filled ledger (for tests).
+pub(crate) fn simulate_observed(
+    config: &WorldConfig,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+    observe: &mut dyn FnMut(&households::Household, &truth::Ledger),
 ) -> Result<SimSummary, SimError> {
     validate(config)?;
     let dir_io = |source| SimError::Io {
@@ -232,7 +285,8 @@ pub fn simulate(
     let start = cal.date(0, 1);
     let mut rng = rng_for(config.seed, streams::WORLD, 0);
 
-    let mut geo = geography::Geography::build(&mut rng);
+    let knobs = &config.knobs;
+    let mut geo = geography::Geography::build_weighted(&mut rng, |c| knobs.county_weight(c));
     let placements: Vec<(u32, u32)> = (0..config.households)
         .map(|_| geo.place(&mut rng))
         .collect();
@@ -240,6 +294,7 @@ pub fn simulate(
     let env = world::Env {
         cal: &cal,
         shocks: &shocks,
+        knobs,
     };
 
     let mut out = world::Out::new(config.months);
@@ -257,8 +312,9 @@ pub fn simulate(
     };
     for (i, &(village, seq)) in placements.iter().enumerate() {
         let mut hrng = rng_for(config.seed, streams::HOUSEHOLD, i as u64);
+        let mut trng = rng_for(config.seed, streams::TRUTH, i as u64);
         let v = &geo.villages[village as usize];
-        let hh = households::draw(
+        let mut hh = households::draw(
             &mut hrng,
             &mut ids,
             &v.code,
@@ -267,16 +323,16 @@ pub fn simulate(
             seq,
             start,
             school_year,
+            knobs,
         );
-        world::simulate_household(&env, &hh, &mut hrng, &mut out);
+        world::simulate_household(&env, &mut hh, &mut hrng, &mut trng, &mut out);
+        observe(&hh, &out.ledger);
         let members = hh.members.len() as u32;
-        let (below, causes) = truth::assess(
-            &out.ledger,
-            &cal,
-            hh.baseline_income,
-            members,
-            config.poverty_line,
-        );
+        let truth::Assessment {
+            below_line_months: below,
+            causes,
+            income_per_capita,
+        } = truth::assess(&out.ledger, &cal, members, config.poverty_line);
         summary.people += members;
         summary.fallers += u32::from(!below.is_empty());
         truths.push(truth::GroundTruth {
@@ -287,6 +343,7 @@ pub fn simulate(
             first_below_month: below.first().cloned(),
             below_line_months: below,
             causes,
+            income_per_capita,
         });
         if (i + 1) % 20_000 == 0 {
             progress(&format!("households {}/{}", i + 1, config.households));
@@ -307,6 +364,7 @@ pub fn simulate(
         out_dir,
         months: config.months,
         dirty_rate: config.dirty_rate,
+        late_rate: knobs.late_share,
         corrupter: dirty::Corrupter::new(&geo),
         manifest: &mut manifest,
         kinds: &mut summary.dirty_per_kind,

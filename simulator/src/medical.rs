@@ -2,7 +2,8 @@
 //!
 //! - Registered chronic patients: an outpatient bill (100–600) in ~70% of months.
 //! - Ordinary visits: ~12% of households a month, 50–400.
-//! - Major illness: ~3.5% of households a year (doubled with a chronic patient): inpatient
+//! - Major illness: ~3.5% of households a year (doubled with a chronic patient; both times
+//!   `shock_rate`): inpatient
 //!   bills over 2–3 consecutive months, ~85,000 per episode (lognormal, 30,000–200,000), then
 //!   three months of follow-up outpatient care (300–2,000 a month). The rate is a little above
 //!   the plan's 3% so that health leads the causes of falling, as in the plan (58.6%).
@@ -21,7 +22,7 @@ use crate::households::{Category, Household};
 use crate::json::Obj;
 use crate::money;
 use crate::support;
-use crate::truth::Cause;
+use crate::truth::{Cause, Flow};
 use crate::world::{Env, Out};
 use chrono::{Days, NaiveDate};
 use rand::Rng;
@@ -62,23 +63,46 @@ impl Cap {
 
 /// Simulates one household's medical settlements over the whole range.
 pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
-    let n = env.cal.months;
+    run(env, hh, 0..env.cal.months as i32, true, rng, out);
+}
+
+/// The warm-up year's chronic and ordinary outpatient bills at the usual rates (no major
+/// illness): out-of-pocket costs booked, nothing written.
+pub fn warm_up<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
+    run(env, hh, -crate::truth::WARMUP..0, false, rng, out);
+}
+
+/// Bills of months `ks`; `feeds`: written to the medical feed (else only booked).
+fn run<R: Rng>(
+    env: &Env,
+    hh: &Household,
+    ks: std::ops::Range<i32>,
+    feeds: bool,
+    rng: &mut R,
+    out: &mut Out,
+) {
+    let ctx = Ctx {
+        env,
+        hh,
+        end: ks.end,
+        feeds,
+    };
     let mut cap = Cap::default();
     for (i, p) in hh.members.iter().enumerate() {
         if p.chronic {
-            for k in 0..n {
+            for k in ks.clone() {
                 if rng.random_bool(CHRONIC_VISIT) {
                     let total = money::uniform(rng, 100.0, 600.0);
-                    settle(env, hh, i, k, false, total, rng, out, &mut cap);
+                    settle(&ctx, i, k, false, total, rng, out, &mut cap);
                 }
             }
         }
     }
-    for k in 0..n {
+    for k in ks.clone() {
         if rng.random_bool(ORDINARY_VISIT) {
             let member = rng.random_range(0..hh.members.len());
             let total = money::uniform(rng, 50.0, 400.0);
-            settle(env, hh, member, k, false, total, rng, out, &mut cap);
+            settle(&ctx, member, k, false, total, rng, out, &mut cap);
         }
     }
     let yearly = if hh.chronic_patients() > 0 {
@@ -86,26 +110,35 @@ pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
     } else {
         MAJOR_ILLNESS
     };
-    let monthly = 1.0 - (1.0 - yearly).powf(1.0 / 12.0);
-    let mut k = 0;
-    while k < n {
+    let monthly = env.knobs.monthly(yearly);
+    // Major illness is a shock of the simulated months only: the warm-up year is an ordinary
+    // year (a household struck last year would be on the roster as sudden difficulty already).
+    if !feeds {
+        return;
+    }
+    let mut k = ks.start;
+    while k < ks.end {
         if rng.random_bool(monthly) {
-            k += major_illness(env, hh, k, rng, out, &mut cap) + 1;
+            k += major_illness(&ctx, k, rng, out, &mut cap) as i32 + 1;
         } else {
             k += 1;
         }
     }
 }
 
+/// What every bill of one run shares.
+struct Ctx<'a, 'b> {
+    env: &'a Env<'b>,
+    hh: &'a Household,
+    /// First month index after the run (bills are cut off there).
+    end: i32,
+    /// Whether bills are written to the feed.
+    feeds: bool,
+}
+
 /// One major-illness episode starting in month `start`; returns its length in months.
-fn major_illness<R: Rng>(
-    env: &Env,
-    hh: &Household,
-    start: u32,
-    rng: &mut R,
-    out: &mut Out,
-    cap: &mut Cap,
-) -> u32 {
+fn major_illness<R: Rng>(ctx: &Ctx, start: i32, rng: &mut R, out: &mut Out, cap: &mut Cap) -> u32 {
+    let hh = ctx.hh;
     let chronic: Vec<usize> = (0..hh.members.len())
         .filter(|&i| hh.members[i].chronic)
         .collect();
@@ -123,11 +156,10 @@ fn major_illness<R: Rng>(
         .collect();
     let wsum: f64 = weights.iter().sum();
     for (i, w) in weights.iter().enumerate() {
-        let k = start + i as u32;
-        if k < env.cal.months {
+        let k = start + i as i32;
+        if k < ctx.end {
             settle(
-                env,
-                hh,
+                ctx,
                 patient,
                 k,
                 true,
@@ -139,14 +171,16 @@ fn major_illness<R: Rng>(
         }
     }
     // Follow-up care after discharge: outpatient bills for three months.
-    for k in start + months..(start + months + 3).min(env.cal.months) {
+    let first = start + months as i32;
+    for k in first..(first + 3).min(ctx.end) {
         if rng.random_bool(0.8) {
             let total = money::uniform(rng, 300.0, 2_000.0);
-            settle(env, hh, patient, k, false, total, rng, out, cap);
+            settle(ctx, patient, k, false, total, rng, out, cap);
         }
     }
-    if hh.category != Category::General && rng.random_bool(0.5) {
-        support::temporary(env, hh, start + rng.random_range(1..=2), rng, out);
+    if ctx.feeds && hh.category != Category::General && rng.random_bool(0.5) {
+        let k = start + rng.random_range(1..=2);
+        support::temporary(ctx.env, hh, k as u32, rng, out);
     }
     months
 }
@@ -161,16 +195,16 @@ pub fn normal<R: Rng>(rng: &mut R) -> f64 {
 /// Settles one bill of `total` yuan for member `member` in month `k`, maybe reverses it later.
 #[allow(clippy::too_many_arguments)]
 fn settle<R: Rng>(
-    env: &Env,
-    hh: &Household,
+    ctx: &Ctx,
     member: usize,
-    k: u32,
+    k: i32,
     inpatient: bool,
     total: Decimal,
     rng: &mut R,
     out: &mut Out,
     cap: &mut Cap,
 ) {
+    let (env, hh) = (ctx.env, ctx.hh);
     let fund_rate = if inpatient {
         rng.random_range(0.50..0.62)
     } else {
@@ -187,9 +221,14 @@ fn settle<R: Rng>(
         rest - critical,
         hh.category.medical_assistance_rate(inpatient),
     );
-    let year = env.cal.year_month(k).0;
+    let year = env.cal.year_month_at(k).0;
     let assistance = cap.grant(member, year, wanted);
     let oop = total - fund - critical - assistance;
+    if !ctx.feeds {
+        out.ledger.cost(Cause::Health, Flow::Medical, k, oop);
+        return;
+    }
+    let k = k as u32;
 
     out.counters.settlement += 1;
     let id = format!(
@@ -231,7 +270,7 @@ fn settle<R: Rng>(
                 });
         }
         // Only settlements that stay settled cost the household anything.
-        None => out.ledger.loss(Cause::Health, k, oop),
+        None => out.ledger.cost(Cause::Health, Flow::Medical, k as i32, oop),
     }
 }
 

@@ -1,27 +1,28 @@
 //! Civil-affairs transfers, schooling costs, unreported (hidden) shocks and verification outcomes.
 //!
-//! Regular transfers (dibao, extreme-poverty support, disability allowance) are part of the
-//! baseline income, so the truth ignores them; temporary assistance, granted after a major
-//! illness or a severe disaster, is extra income and counts.
+//! Every transfer is true income: regular ones (dibao, extreme-poverty support, disability
+//! allowance) every month, temporary assistance after a major illness or a severe disaster.
+//! Unreported income (property, remittances, informal work) is paid every month and no feed
+//! shows it; nor does any feed show hidden shocks.
 
 use crate::calendar::push_timestamp;
 use crate::geography::COUNTIES;
 use crate::households::{Category, Household};
 use crate::json::Obj;
 use crate::money;
-use crate::truth::Cause;
+use crate::truth::{Cause, Flow, WARMUP};
 use crate::world::{Env, Out};
 use rand::Rng;
 use rust_decimal::Decimal;
 
-/// Yearly chance of a shock no department reports.
+/// Yearly chance of a shock no department reports (times `shock_rate`).
 const HIDDEN: f64 = 0.05;
 /// Share of households with a verification outcome on file.
 const OUTCOMES: f64 = 0.005;
 
 /// Writes the household's transfers, school bills and outcomes; books hidden shocks.
 pub fn simulate<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
-    regular_transfers(env, hh, rng, out);
+    regular_transfers(env, hh, out);
     education(env, hh, rng, out);
     hidden(env, hh, rng, out);
     if rng.random_bool(OUTCOMES) {
@@ -53,42 +54,74 @@ pub fn temporary<R: Rng>(env: &Env, hh: &Household, k: u32, rng: &mut R, out: &m
         return;
     }
     let amount = money::uniform_step(rng, 1_000, 5_000, 100);
-    out.ledger.assist(k, amount);
+    out.ledger.earn(Flow::Transfer, k as i32, amount);
     payment(out, hh, k, &env.cal.ym_dash(k), "temporary", amount);
 }
 
+/// The household's regular transfers in one month.
+fn regular(hh: &Household) -> impl Iterator<Item = (&'static str, Decimal)> + '_ {
+    let dibao = hh.dibao.map(|a| ("dibao", a));
+    let extreme = hh.extreme_poverty.map(|a| ("extreme_poverty", a));
+    dibao
+        .into_iter()
+        .chain(extreme)
+        .chain(hh.disability.iter().map(|&a| ("disability", a)))
+}
+
 /// Monthly dibao, extreme-poverty support and disability allowance.
-fn regular_transfers<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
-    let disabled = hh.disabled_members();
-    let allowance: Vec<Decimal> = (0..disabled)
-        .map(|_| money::uniform_step(rng, 80, 150, 10))
-        .collect();
-    if hh.dibao.is_none() && hh.extreme_poverty.is_none() && allowance.is_empty() {
+fn regular_transfers(env: &Env, hh: &Household, out: &mut Out) {
+    if regular(hh).next().is_none() {
         return;
     }
     for k in 0..env.cal.months {
         let ym = env.cal.ym_dash(k);
-        if let Some(a) = hh.dibao {
-            payment(out, hh, k, &ym, "dibao", a);
+        for (kind, a) in regular(hh) {
+            out.ledger.earn(Flow::Transfer, k as i32, a);
+            payment(out, hh, k, &ym, kind, a);
         }
-        if let Some(a) = hh.extreme_poverty {
-            payment(out, hh, k, &ym, "extreme_poverty", a);
+    }
+}
+
+/// The warm-up year: regular transfers, unreported income and last year's school bills (booked,
+/// not written). Unreported income of the simulated months is drawn here too, from the same
+/// truth-only stream, so that no feed depends on it.
+pub fn warm_up<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
+    for k in -WARMUP..0 {
+        for (_, a) in regular(hh) {
+            out.ledger.earn(Flow::Transfer, k, a);
         }
-        for &a in &allowance {
-            payment(out, hh, k, &ym, "disability", a);
+    }
+    schooling(env, hh, -WARMUP..0, false, rng, out);
+    let monthly = money::to_f64(hh.unreported_income) / 12.0;
+    if monthly > 0.0 {
+        for k in -WARMUP..env.cal.months as i32 {
+            let a = money::yuan(monthly * rng.random_range(0.95..1.05));
+            out.ledger.earn(Flow::Unreported, k, a);
         }
     }
 }
 
 /// School bills per student and term: spring billed in March, fall in September.
 fn education<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
+    schooling(env, hh, 0..env.cal.months as i32, true, rng, out);
+}
+
+/// School bills of months `ks`; `feeds`: written to the education feed (else only booked).
+fn schooling<R: Rng>(
+    env: &Env,
+    hh: &Household,
+    ks: std::ops::Range<i32>,
+    feeds: bool,
+    rng: &mut R,
+    out: &mut Out,
+) {
     let (aid_lo, aid_hi) = match hh.category {
         Category::Unstable | Category::Marginal | Category::Sudden => (0.3, 0.8),
         Category::Stable => (0.2, 0.7),
         Category::General => (0.0, 0.2),
     };
-    for k in 0..env.cal.months {
-        let (year, month) = env.cal.year_month(k);
+    for k in ks {
+        let (year, month) = env.cal.year_month_at(k);
         let (term, school_year) = match month {
             3 => ("spring", year - 1),
             9 => ("fall", year),
@@ -106,8 +139,12 @@ fn education<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
             };
             let fees = money::uniform(rng, lo, hi);
             let aid = money::part(fees, rng.random_range(aid_lo..aid_hi));
-            out.ledger.loss(Cause::Education, k, fees - aid);
-            out.feeds.education.push(k, |buf| {
+            out.ledger
+                .cost(Cause::Education, Flow::Education, k, fees - aid);
+            if !feeds {
+                continue;
+            }
+            out.feeds.education.push(k as u32, |buf| {
                 Obj::new(buf)
                     .str("household_code", &hh.code)
                     .str("id_card", &p.id_card)
@@ -122,13 +159,14 @@ fn education<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
 }
 
 /// Shocks no feed shows (informal work lost, private debts, livestock deaths nobody assessed):
-/// ~5% of households a year lose 5–20% of a year's baseline income in one month.
+/// ~5% of households a year (times `shock_rate`) lose 5–20% of a year's normal income in one
+/// month.
 fn hidden<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
-    let monthly = 1.0 - (1.0 - HIDDEN).powf(1.0 / 12.0);
+    let monthly = env.knobs.monthly(HIDDEN);
     for k in 0..env.cal.months {
         if rng.random_bool(monthly) {
-            let loss = money::part(hh.baseline_income, rng.random_range(0.05..0.20));
-            out.ledger.loss(Cause::Hidden, k, loss);
+            let loss = money::part(hh.normal_income, rng.random_range(0.05..0.20));
+            out.ledger.cost(Cause::Hidden, Flow::Hidden, k as i32, loss);
         }
     }
 }

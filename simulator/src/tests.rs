@@ -404,6 +404,42 @@ fn no_long_digit_runs_outside_id_numbers() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Fall rate, primary causes, causes named, fallers per category and first below-line months of
+/// a written world, as a few lines of text.
+fn world_report(dir: &Path, summary: &SimSummary) -> String {
+    let truths = truth::load(&dir.join(TRUTH_FILE)).unwrap();
+    let mut primary: BTreeMap<String, u32> = BTreeMap::new();
+    let mut any: BTreeMap<String, u32> = BTreeMap::new();
+    let mut by_category: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    let mut first: BTreeMap<String, u32> = BTreeMap::new();
+    for t in &truths {
+        let e = by_category.entry(t.category.clone()).or_default();
+        e.0 += 1;
+        let Some(f) = &t.first_below_month else {
+            continue;
+        };
+        e.1 += 1;
+        *first.entry(f.clone()).or_default() += 1;
+        *primary
+            .entry(t.causes.first().cloned().unwrap_or_else(|| "none".into()))
+            .or_default() += 1;
+        for c in &t.causes {
+            *any.entry(c.clone()).or_default() += 1;
+        }
+    }
+    let share = |n: u32| format!("{:.1}%", 100.0 * n as f64 / summary.fallers.max(1) as f64);
+    let primary_share: BTreeMap<&String, String> =
+        primary.iter().map(|(k, &v)| (k, share(v))).collect();
+    format!(
+        "people {}\nfallers {} ({:.2}%)\nprimary cause {primary:?}\nprimary cause share \
+         {primary_share:?}\ncause named {any:?}\nper category (households, fallers) \
+         {by_category:?}\nfirst below-line month {first:?}\n",
+        summary.people,
+        summary.fallers,
+        100.0 * summary.fallers as f64 / truths.len() as f64
+    )
+}
+
 /// The default world, timed. Run with `cargo test -p fangpin-simulator -- --ignored --nocapture`
 /// (set `FANGPIN_SIM_KEEP=1` to keep the ~500 MB of output).
 #[test]
@@ -414,35 +450,376 @@ fn default_world() {
     let summary = simulate(&WorldConfig::default(), &dir, &mut |m| eprintln!("{m}")).unwrap();
     eprintln!("simulated in {:.1}s", t.elapsed().as_secs_f64());
     eprintln!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    let truths = truth::load(&dir.join(TRUTH_FILE)).unwrap();
-    let mut primary: BTreeMap<String, u32> = BTreeMap::new();
-    let mut any: BTreeMap<String, u32> = BTreeMap::new();
-    let mut by_category: BTreeMap<String, (u32, u32)> = BTreeMap::new();
-    for t in &truths {
-        let e = by_category.entry(t.category.clone()).or_default();
-        e.0 += 1;
-        if t.first_below_month.is_none() {
-            continue;
-        }
-        e.1 += 1;
-        *primary
-            .entry(t.causes.first().cloned().unwrap_or_else(|| "none".into()))
-            .or_default() += 1;
-        for c in &t.causes {
-            *any.entry(c.clone()).or_default() += 1;
-        }
-    }
-    eprintln!(
-        "fallers {} ({:.1}%)",
-        summary.fallers,
-        100.0 * summary.fallers as f64 / truths.len() as f64
-    );
-    eprintln!("primary cause {primary:?}");
-    eprintln!("cause named {any:?}");
-    eprintln!("per category (households, fallers) {by_category:?}");
+    eprint!("{}", world_report(&dir, &summary));
     if std::env::var_os("FANGPIN_SIM_KEEP").is_some() {
         eprintln!("output kept in {}", dir.display());
     } else {
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The three preset worlds at the default size, timed; the report goes to
+/// `/tmp/fangpin-sim-presets.txt`. Run with
+/// `cargo test -p fangpin-simulator preset_worlds -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn preset_worlds() {
+    let mut text = String::new();
+    for name in crate::PRESETS {
+        let dir = scratch(&format!("preset-{name}"));
+        let config = WorldConfig {
+            knobs: crate::Knobs::preset(name).unwrap(),
+            ..WorldConfig::default()
+        };
+        let t = std::time::Instant::now();
+        let summary = simulate(&config, &dir, &mut |_| {}).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let lines: u64 = summary.records_per_topic.values().sum();
+        text.push_str(&format!(
+            "== {name}: {} households, {lines} lines, simulated in {secs:.1}s\n{}\n",
+            summary.households,
+            world_report(&dir, &summary)
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    eprint!("{text}");
+    std::fs::write("/tmp/fangpin-sim-presets.txt", text).unwrap();
+}
+
+/// Each household's true flows, as the simulator booked them: code → (members, flows).
+type Flows = BTreeMap<String, (u32, Vec<(i32, crate::truth::Flow, Decimal)>)>;
+
+/// Runs `config` into `dir`, keeping every household's booked flows.
+fn run_observed(config: &WorldConfig, dir: &Path) -> (SimSummary, Flows) {
+    let mut flows = Flows::new();
+    let summary = crate::simulate_observed(config, dir, &mut |_| {}, &mut |hh, ledger| {
+        flows.insert(
+            hh.code.clone(),
+            (hh.members.len() as u32, ledger.flows.clone()),
+        );
+    })
+    .expect("simulation runs");
+    (summary, flows)
+}
+
+/// `Σ window / members`, rounded to fen, spelled as the truth spells it.
+fn per_capita(sum: Decimal, members: u32) -> String {
+    format!("{:.2}", (sum / Decimal::from(members)).round_dp(2))
+}
+
+/// Lines of a topic without the corrupted copies and duplicates the manifest lists, parsed.
+fn delivered(dir: &Path, topic: Topic, entries: &[Entry]) -> Vec<Value> {
+    let skip: BTreeSet<usize> = entries
+        .iter()
+        .filter(|e| e.topic == topic.name())
+        .filter(|e| e.expected_reason.is_some() || e.kind == "duplicate")
+        .map(|e| e.line)
+        .collect();
+    lines(dir, topic)
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(&(i + 1)))
+        .map(|(_, l)| serde_json::from_str(l).expect("delivered lines parse"))
+        .collect()
+}
+
+/// Roster household code → (members, baseline_income) from the last roster record.
+fn roster(dir: &Path, entries: &[Entry]) -> HashMap<String, (u32, Decimal)> {
+    delivered(dir, Topic::Roster, entries)
+        .iter()
+        .map(|v| {
+            (
+                v["household_code"].as_str().unwrap().to_string(),
+                (
+                    v["members"].as_u64().unwrap() as u32,
+                    dec(&v["baseline_income"]),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn truth_is_the_official_measure_of_the_true_flows() {
+    let dir = scratch("flows");
+    let config = WorldConfig {
+        months: 14,
+        ..small(400, 21)
+    };
+    let (summary, flows) = run_observed(&config, &dir);
+    let truths = truth::load(&dir.join(TRUTH_FILE)).unwrap();
+    let roster = roster(&dir, &manifest(&dir));
+    let cal = crate::calendar::Calendar::new(2024, 1, 14);
+    let line = config.poverty_line;
+    assert_eq!(truths.len(), 400);
+    let mut fallers = 0;
+    for t in &truths {
+        let (members, fl) = &flows[&t.household_code];
+        assert_eq!(*members, t.members);
+        // N_k for k = −12..13, summed from the flows by this test.
+        let mut net = vec![Decimal::ZERO; 26];
+        for &(k, _, amount) in fl {
+            assert!((-12..14).contains(&k), "flow in month {k}");
+            net[(k + 12) as usize] += amount;
+        }
+        // Last year's official net income is the roster's baseline.
+        let last_year: Decimal = net[..12].iter().sum();
+        let floor = Decimal::from(100 * members);
+        assert_eq!(
+            roster[&t.household_code].1,
+            last_year.round_dp(0).max(floor),
+            "{}",
+            t.household_code
+        );
+        assert_eq!(t.income_per_capita.len(), 14);
+        let mut below = Vec::new();
+        for m in 0..14usize {
+            let sum: Decimal = net[m + 1..=m + 12].iter().sum();
+            assert_eq!(
+                t.income_per_capita[m],
+                per_capita(sum, *members),
+                "{} month {m}",
+                t.household_code
+            );
+            if sum < line * Decimal::from(*members) {
+                below.push(cal.ym_dash(m as u32));
+            }
+        }
+        assert_eq!(t.below_line_months, below, "{}", t.household_code);
+        fallers += u32::from(!below.is_empty());
+    }
+    assert_eq!(fallers, summary.fallers);
+    assert!(fallers > 0, "someone falls in 400 households");
+    // Every kind of flow shows up somewhere, and incomes are mostly positive.
+    let kinds: BTreeSet<String> = flows
+        .values()
+        .flat_map(|(_, f)| f.iter().map(|x| format!("{:?}", x.1)))
+        .collect();
+    for k in [
+        "Wage",
+        "Farm",
+        "Transfer",
+        "Unreported",
+        "Medical",
+        "Education",
+    ] {
+        assert!(kinds.contains(k), "no {k} flow");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn without_unreported_income_the_feeds_carry_the_truth() {
+    let dir = scratch("feeds-truth");
+    let config = WorldConfig {
+        months: 14,
+        knobs: crate::Knobs {
+            unreported_income_share: 0.0,
+            unreported_worker_share: 0.0,
+            ..crate::Knobs::default()
+        },
+        ..small(300, 13)
+    };
+    let (_, flows) = run_observed(&config, &dir);
+    let entries = manifest(&dir);
+    let roster = roster(&dir, &entries);
+    let cal = crate::calendar::Calendar::new(2024, 1, 14);
+    let month_of = |s: &str| crate::calendar::month_key(&s[..7]).unwrap() - (2024 * 12);
+    // (household, month index) → net income the feeds carry.
+    let mut net: HashMap<(String, i32), Decimal> = HashMap::new();
+    let mut add = |code: &str, k: i32, amount: Decimal| {
+        assert!(
+            (0..14).contains(&k),
+            "a record of month {k}: no feed covers the warm-up"
+        );
+        *net.entry((code.to_string(), k)).or_default() += amount;
+    };
+    let code = |v: &Value| v["household_code"].as_str().unwrap().to_string();
+    for v in delivered(&dir, Topic::Employment, &entries) {
+        let ym = v["ym"].as_str().unwrap();
+        let k = month_of(&format!("{}-{}", &ym[..4], &ym[4..]));
+        add(
+            &code(&v),
+            k,
+            Decimal::new(v["wage_fen"].as_i64().unwrap(), 2),
+        );
+    }
+    // A later report with the same id corrects the earlier one.
+    let mut agri: BTreeMap<String, (String, i32, Decimal)> = BTreeMap::new();
+    for v in delivered(&dir, Topic::Agri, &entries) {
+        let k = month_of(v["month"].as_str().unwrap());
+        agri.insert(
+            v["report_id"].as_str().unwrap().to_string(),
+            (code(&v), k, dec(&v["actual_income"])),
+        );
+    }
+    for (c, k, a) in agri.values() {
+        add(c, *k, *a);
+    }
+    for v in delivered(&dir, Topic::Civil, &entries) {
+        add(
+            &code(&v),
+            month_of(v["month"].as_str().unwrap()),
+            dec(&v["amount"]),
+        );
+    }
+    // A reversal cancels its settlement.
+    let mut bills: BTreeMap<String, (String, i32, Decimal)> = BTreeMap::new();
+    for v in delivered(&dir, Topic::Medical, &entries) {
+        let id = v["settlement_id"].as_str().unwrap().to_string();
+        if v["status"] == "reversed" {
+            assert!(bills.remove(&id).is_some(), "reversal of an unknown bill");
+        } else {
+            let k = month_of(v["settle_time"].as_str().unwrap());
+            bills.insert(id, (code(&v), k, dec(&v["out_of_pocket"])));
+        }
+    }
+    for (c, k, a) in bills.values() {
+        add(c, *k, -*a);
+    }
+    for v in delivered(&dir, Topic::Education, &entries) {
+        let k = month_of(&event_month(Topic::Education, &v));
+        add(&code(&v), k, dec(&v["aid"]) - dec(&v["fees"]));
+    }
+    for v in delivered(&dir, Topic::Emergency, &entries) {
+        let k = month_of(v["occurred_at"].as_str().unwrap());
+        add(&code(&v), k, -dec(&v["direct_loss"]));
+    }
+    let truths = truth::load(&dir.join(TRUTH_FILE)).unwrap();
+    let (mut checked, mut exact) = (0, 0);
+    for t in &truths {
+        let members = roster[&t.household_code].0;
+        assert_eq!(members, t.members);
+        // Hidden losses are the one true flow no feed shows.
+        let hidden = |k: i32| -> Decimal {
+            flows[&t.household_code]
+                .1
+                .iter()
+                .filter(|f| f.0 == k && f.1 == crate::truth::Flow::Hidden)
+                .map(|f| f.2)
+                .sum()
+        };
+        for m in 12..14i32 {
+            let window = m - 11..=m;
+            let feeds: Decimal = window
+                .clone()
+                .map(|k| {
+                    net.get(&(t.household_code.clone(), k))
+                        .copied()
+                        .unwrap_or_default()
+                })
+                .sum();
+            let unseen: Decimal = window.map(hidden).sum();
+            assert_eq!(
+                t.income_per_capita[m as usize],
+                per_capita(feeds + unseen, members),
+                "{} {}",
+                t.household_code,
+                cal.ym_dash(m as u32)
+            );
+            checked += 1;
+            exact += u32::from(unseen.is_zero());
+        }
+    }
+    assert_eq!(checked, 600);
+    assert!(exact > 500, "most households have no hidden loss: {exact}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn knobs_validate_by_name_and_presets_differ() {
+    let bad = crate::Knobs {
+        farm_share: 1.4,
+        ..crate::Knobs::default()
+    };
+    let msg = bad.validate().unwrap_err().to_string();
+    assert!(
+        msg.contains("knobs.farm_share is 1.4: must be within 0..=0.9"),
+        "{msg}"
+    );
+    let config = WorldConfig {
+        knobs: bad,
+        ..small(10, 1)
+    };
+    let err = simulate(&config, &scratch("bad-knobs"), &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("knobs.farm_share"), "{err}");
+    let weights = crate::Knobs {
+        county_weights: vec![1.0; 3],
+        ..crate::Knobs::default()
+    };
+    let msg = weights.validate().unwrap_err().to_string();
+    assert!(msg.contains("knobs.county_weights"), "{msg}");
+    let nan = crate::Knobs {
+        shock_rate: f64::NAN,
+        ..crate::Knobs::default()
+    };
+    assert!(nan
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("knobs.shock_rate"));
+    // Unknown keys are refused; a world.json config without knobs still loads.
+    assert!(serde_json::from_str::<crate::Knobs>(r#"{"farm_shares": 0.3}"#).is_err());
+    let partial: crate::Knobs = serde_json::from_str(r#"{"farm_share": 0.3}"#).unwrap();
+    assert_eq!(partial.farm_share, 0.3);
+    assert_eq!(partial.income_level, 1.0);
+    let mut old = serde_json::to_value(WorldConfig::default()).unwrap();
+    old.as_object_mut().unwrap().remove("knobs");
+    let loaded: WorldConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(loaded, WorldConfig::default());
+
+    assert_eq!(crate::Knobs::preset("train"), Some(crate::Knobs::default()));
+    assert_eq!(crate::Knobs::preset("eval-c"), None);
+    let presets: Vec<crate::Knobs> = crate::PRESETS
+        .iter()
+        .map(|n| crate::Knobs::preset(n).expect("a preset"))
+        .collect();
+    for (name, k) in crate::PRESETS.iter().zip(&presets) {
+        k.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = serde_json::to_string(k).unwrap();
+        assert_eq!(&serde_json::from_str::<crate::Knobs>(&text).unwrap(), k);
+    }
+    for i in 0..presets.len() {
+        for j in i + 1..presets.len() {
+            assert_ne!(presets[i], presets[j]);
+        }
+    }
+}
+
+#[test]
+fn knobs_change_the_world_and_keep_it_deterministic() {
+    let (a, b, c) = (scratch("knob-a"), scratch("knob-b"), scratch("knob-c"));
+    let eval = WorldConfig {
+        knobs: crate::Knobs::preset("eval-a").unwrap(),
+        ..small(500, 7)
+    };
+    run(&eval, &a);
+    run(&eval, &b);
+    run(&small(500, 7), &c);
+    for f in [
+        TRUTH_FILE,
+        "dept.hr.employment.ndjson",
+        crate::WORLD_FILE,
+        MANIFEST_FILE,
+    ] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between two runs of one config"
+        );
+        assert_ne!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(c.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // eval-a weights the key counties: Xiaochang and Dawu hold most households.
+    let truths = truth::load(&a.join(TRUTH_FILE)).unwrap();
+    let key = truths
+        .iter()
+        .filter(|t| ["420921", "420922"].contains(&t.county_code.as_str()))
+        .count();
+    assert!(key > 250, "{key} of 500 in the key counties");
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -1,15 +1,18 @@
 //! Ground truth: which households fall below the poverty line, when, and why; and scoring a
 //! pipeline's alerts against it.
 //!
-//! For household h and simulated month m the true annual per-capita disposable income is
+//! The truth is the official measure computed from the households' true incomes: for household
+//! h and simulated month m,
 //!
 //! ```text
-//! D(m) = ( baseline_income − Σ_{k∈W(m)} loss_k + Σ_{k∈W(m)} temporary_assistance_k ) / members
+//! T(m) = Σ_{k=m−11..m} N_k / members
 //! ```
 //!
-//! with W(m) the simulated months k, m−11 ≤ k ≤ m, and `loss_k` the sum over the six shock kinds
-//! of what hit the household in month k (see the crate docs for each kind). h is below the line
-//! in month m when D(m) < poverty_line.
+//! where N_k is h's true net income of month k (k < 0 is the warm-up year before the first
+//! simulated month): wages paid, farm income as assessed, transfers, unreported income, less
+//! out-of-pocket medical costs, schooling net of aid, direct disaster losses and hidden losses
+//! (see the crate docs). h is below the line in month m when T(m) < poverty_line. The kinds of
+//! loss of the window (the [`Ledger`]'s loss side) only attribute causes.
 
 use crate::calendar::{month_key, Calendar};
 use crate::SimError;
@@ -65,48 +68,107 @@ const CAUSE_MIN_YUAN: i64 = 500;
 /// ...and at least this share (percent) of all the window's positive losses.
 const CAUSE_MIN_PERCENT: i64 = 15;
 
-/// Per-month losses and temporary assistance of one household, reused across households.
+/// Months before the first simulated month that are simulated for the truth only (the warm-up
+/// year: month indices −12..=−1, no feed records).
+pub const WARMUP: i32 = 12;
+
+/// What a booked amount of true net income is (kept per household in tests, to recompute the
+/// truth from the flows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Wages paid (reported or not).
+    Wage,
+    /// Farm income as assessed (the corrected figure when a report is corrected).
+    Farm,
+    /// Civil-affairs transfers: dibao, extreme poverty, disability, temporary.
+    Transfer,
+    /// Income no feed reports (property income, remittances, informal work).
+    Unreported,
+    /// Out-of-pocket medical costs of settled, not reversed bills (booked negative).
+    Medical,
+    /// Schooling fees net of aid (booked negative).
+    Education,
+    /// Direct disaster losses (booked negative).
+    Disaster,
+    /// Losses no feed reports (booked negative).
+    Hidden,
+}
+
+/// One household's true monthly net income and, for cause attribution, its losses; month
+/// index k runs from −[`WARMUP`] to the last simulated month. Reused across households.
 pub struct Ledger {
     loss: Vec<[Decimal; 6]>,
-    assist: Vec<Decimal>,
+    net: Vec<Decimal>,
+    /// Every booked flow: (month index, kind, signed amount).
+    #[cfg(test)]
+    pub flows: Vec<(i32, Flow, Decimal)>,
 }
 
 impl Ledger {
-    /// An empty ledger over `months` months.
+    /// An empty ledger over the warm-up year and `months` simulated months.
     pub fn new(months: u32) -> Self {
+        let n = months as usize + WARMUP as usize;
         Ledger {
-            loss: vec![[Decimal::ZERO; 6]; months as usize],
-            assist: vec![Decimal::ZERO; months as usize],
+            loss: vec![[Decimal::ZERO; 6]; n],
+            net: vec![Decimal::ZERO; n],
+            #[cfg(test)]
+            flows: Vec::new(),
         }
     }
 
     /// Clears it for the next household.
     pub fn reset(&mut self) {
         self.loss.iter_mut().for_each(|l| *l = [Decimal::ZERO; 6]);
-        self.assist.iter_mut().for_each(|a| *a = Decimal::ZERO);
+        self.net.iter_mut().for_each(|a| *a = Decimal::ZERO);
+        #[cfg(test)]
+        self.flows.clear();
     }
 
-    /// Records a loss of `amount` yuan of kind `cause` in month `k` (negative for a gain).
-    pub fn loss(&mut self, cause: Cause, k: u32, amount: Decimal) {
-        self.loss[k as usize][cause as usize] += amount;
+    fn slot(k: i32) -> usize {
+        debug_assert!(k >= -WARMUP, "month index {k} before the warm-up year");
+        (k + WARMUP) as usize
     }
 
-    /// Records temporary assistance paid in month `k`.
-    pub fn assist(&mut self, k: u32, amount: Decimal) {
-        self.assist[k as usize] += amount;
+    /// Records, for attribution only, a loss of `amount` yuan of kind `cause` in month `k`
+    /// against the normal year (negative for a gain): wages lost to unemployment, farm
+    /// shortfalls. The true income itself is booked with [`Ledger::earn`].
+    pub fn loss(&mut self, cause: Cause, k: i32, amount: Decimal) {
+        self.loss[Self::slot(k)][cause as usize] += amount;
     }
 
-    /// Sums of each loss kind and of assistance over W(m).
+    /// Books `amount` yuan of true income of kind `flow` received in month `k`.
+    pub fn earn(&mut self, flow: Flow, k: i32, amount: Decimal) {
+        self.net[Self::slot(k)] += amount;
+        #[cfg(test)]
+        self.flows.push((k, flow, amount));
+        #[cfg(not(test))]
+        let _ = flow;
+    }
+
+    /// Books a rigid cost of `amount` yuan borne in month `k`: it lowers the true income and is
+    /// a loss of kind `cause`.
+    pub fn cost(&mut self, cause: Cause, flow: Flow, k: i32, amount: Decimal) {
+        self.loss(cause, k, amount);
+        self.earn(flow, k, -amount);
+    }
+
+    /// True net income of the warm-up year (last year's official net income before rounding).
+    pub fn last_year(&self) -> Decimal {
+        self.net[..WARMUP as usize].iter().sum()
+    }
+
+    /// Sums of each loss kind and of net income over the 12 months ending with simulated month m.
     fn window(&self, m: usize) -> ([Decimal; 6], Decimal) {
         let mut loss = [Decimal::ZERO; 6];
-        let mut assist = Decimal::ZERO;
-        for k in m.saturating_sub(11)..=m {
-            for (acc, l) in loss.iter_mut().zip(&self.loss[k]) {
+        let mut net = Decimal::ZERO;
+        let end = m + WARMUP as usize;
+        for j in end - 11..=end {
+            for (acc, l) in loss.iter_mut().zip(&self.loss[j]) {
                 *acc += *l;
             }
-            assist += self.assist[k];
+            net += self.net[j];
         }
-        (loss, assist)
+        (loss, net)
     }
 }
 
@@ -121,35 +183,48 @@ pub struct GroundTruth {
     pub category: String,
     /// Number of members.
     pub members: u32,
-    /// Months (`YYYY-MM`) in which D(m) < poverty line.
+    /// Months (`YYYY-MM`) in which T(m) < poverty line.
     pub below_line_months: Vec<String>,
     /// The first of them.
     pub first_below_month: Option<String>,
     /// Shock kinds that contributed, largest first (see [`assess`]).
     pub causes: Vec<String>,
+    /// T(m), the official per-capita net income of the 12 months ending with m, per simulated
+    /// month in order; yuan with 2 decimals.
+    #[serde(default)]
+    pub income_per_capita: Vec<String>,
 }
 
-/// Below-line months and causes of one household from its ledger.
+/// What [`assess`] finds for one household.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assessment {
+    /// Months (`YYYY-MM`) with T(m) < line.
+    pub below_line_months: Vec<String>,
+    /// Causes, largest first.
+    pub causes: Vec<String>,
+    /// T(m) per simulated month, yuan with 2 decimals.
+    pub income_per_capita: Vec<String>,
+}
+
+/// Below-line months, causes and T(m) of one household from its ledger.
 ///
-/// A cause is named when, in the window of some below-line month, its kind took at least 500
-/// yuan and at least 15% of that window's positive losses; causes are ordered by what they took
-/// summed over the windows of all below-line months, largest first.
-pub fn assess(
-    ledger: &Ledger,
-    cal: &Calendar,
-    baseline: Decimal,
-    members: u32,
-    line: Decimal,
-) -> (Vec<String>, Vec<String>) {
-    let threshold = line * Decimal::from(members);
+/// T(m) = Σ_{k=m−11..m} N_k / members, N_k the true net income of month k (k < 0: the warm-up
+/// year); below the line when T(m) < `line`. A cause is named when, in the window of some
+/// below-line month, its kind took at least 500 yuan and at least 15% of that window's positive
+/// losses; causes are ordered by what they took summed over the windows of all below-line
+/// months, largest first.
+pub fn assess(ledger: &Ledger, cal: &Calendar, members: u32, line: Decimal) -> Assessment {
+    let members_d = Decimal::from(members.max(1));
+    let threshold = line * members_d;
     let mut months = Vec::new();
+    let mut per_capita = Vec::with_capacity(cal.months as usize);
     let mut named = [false; 6];
     let mut weight = [Decimal::ZERO; 6];
     for m in 0..cal.months as usize {
-        let (loss, assist) = ledger.window(m);
-        let total: Decimal = loss.iter().sum();
-        // D(m) < line  ⇔  baseline − losses + assistance < line × members (members > 0).
-        if baseline - total + assist >= threshold {
+        let (loss, net) = ledger.window(m);
+        per_capita.push(format!("{:.2}", (net / members_d).round_dp(2)));
+        // T(m) < line  ⇔  Σ N_k < line × members (members > 0).
+        if net >= threshold {
             continue;
         }
         months.push(cal.ym_dash(m as u32));
@@ -165,13 +240,14 @@ pub fn assess(
     }
     let mut causes: Vec<usize> = (0..6).filter(|&c| named[c]).collect();
     causes.sort_by(|&a, &b| weight[b].cmp(&weight[a]).then(a.cmp(&b)));
-    (
-        months,
-        causes
+    Assessment {
+        below_line_months: months,
+        causes: causes
             .into_iter()
             .map(|c| Cause::ALL[c].as_str().to_string())
             .collect(),
-    )
+        income_per_capita: per_capita,
+    }
 }
 
 /// Reads `ground_truth.ndjson`.
@@ -219,12 +295,15 @@ pub struct Score {
     pub precision: f64,
     /// Households with a first below-line month f.
     pub fallers: u64,
-    /// Fallers with an alert (any grade) for a month in [f−3, f].
+    /// Fallers with an alert (any grade) for a month in [f−3, f+1]: at most three months early
+    /// and no later than one month after the first below-line month.
     pub caught: u64,
     /// caught / fallers (0 when there are none).
     pub recall: f64,
     /// Per grade: (alerts, true alerts).
     pub per_grade: BTreeMap<String, (u64, u64)>,
+    /// Per alert month (`YYYY-MM`, as the alert spells it), per grade: (alerts, true alerts).
+    pub per_month: BTreeMap<String, BTreeMap<String, (u64, u64)>>,
 }
 
 /// Scores alerts against the truth (definitions on [`Score`]'s fields).
@@ -248,6 +327,13 @@ pub fn score(truth: &[GroundTruth], alerts: &[ScoredAlert]) -> Score {
         s.alerts += 1;
         let entry = s.per_grade.entry(a.grade.clone()).or_insert((0, 0));
         entry.0 += 1;
+        let month_entry = s
+            .per_month
+            .entry(a.month.clone())
+            .or_default()
+            .entry(a.grade.clone())
+            .or_insert((0, 0));
+        month_entry.0 += 1;
         let (Some(m), Some((below, first))) =
             (month_key(&a.month), index.get(a.household_code.as_str()))
         else {
@@ -256,9 +342,10 @@ pub fn score(truth: &[GroundTruth], alerts: &[ScoredAlert]) -> Score {
         if below.iter().any(|&b| (m..=m + 3).contains(&b)) {
             s.true_alerts += 1;
             entry.1 += 1;
+            month_entry.1 += 1;
         }
         if let Some(f) = first {
-            if (f - 3..=*f).contains(&m) {
+            if (f - 3..=*f + 1).contains(&m) {
                 caught.insert(a.household_code.as_str(), true);
             }
         }
@@ -291,6 +378,7 @@ mod tests {
             below_line_months: below.iter().map(|s| s.to_string()).collect(),
             first_below_month: below.first().map(|s| s.to_string()),
             causes: vec![],
+            income_per_capita: vec![],
         }
     }
 
@@ -313,34 +401,52 @@ mod tests {
         let alerts = vec![
             alert("A", "2024-02", "high"), // true (05 in [02,05]); catches A (f−3)
             alert("A", "2024-01", "medium"), // false: [01,04] misses; too early to catch
-            alert("B", "2024-10", "low"),  // false: after the fall; does not catch
+            alert("B", "2024-10", "low"),  // false: after the fall; catches B (f+1)
             alert("C", "2024-03", "low"),  // false: C never falls
             alert("X", "2024-03", "high"), // unknown household: false
             alert("D", "2024-03", "medium"), // true; catches D (f)
+            alert("E", "2024-08", "low"),  // false; f+2 is too late to catch E
         ];
+        let mut truth = truth;
+        truth.push(gt("E", &["2024-06"]));
         let s = score(&truth, &alerts);
-        assert_eq!((s.alerts, s.true_alerts), (6, 2));
-        assert!((s.precision - 2.0 / 6.0).abs() < 1e-12);
-        assert_eq!((s.fallers, s.caught), (3, 2));
-        assert!((s.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((s.alerts, s.true_alerts), (7, 2));
+        assert!((s.precision - 2.0 / 7.0).abs() < 1e-12);
+        assert_eq!((s.fallers, s.caught), (4, 3));
+        assert!((s.recall - 3.0 / 4.0).abs() < 1e-12);
         assert_eq!(s.per_grade["high"], (2, 1));
         assert_eq!(s.per_grade["medium"], (2, 1));
-        assert_eq!(s.per_grade["low"], (2, 0));
+        assert_eq!(s.per_grade["low"], (3, 0));
+        assert_eq!(s.per_month["2024-03"]["high"], (1, 0));
+        assert_eq!(s.per_month["2024-03"]["medium"], (1, 1));
+        assert_eq!(s.per_month["2024-03"]["low"], (1, 0));
+        assert_eq!(s.per_month["2024-02"]["high"], (1, 1));
+        assert_eq!(s.per_month.len(), 5);
         let empty = score(&truth, &[]);
         assert_eq!((empty.precision, empty.recall), (0.0, 0.0));
     }
 
     #[test]
-    fn assess_uses_a_twelve_month_window() {
+    fn assess_uses_a_twelve_month_window_over_the_warm_up_year() {
         let cal = Calendar::new(2024, 1, 15);
         let mut l = Ledger::new(15);
-        // Baseline 27,000 for 3 people: 9,000 each, line 8,000 → 3,000 of headroom.
-        l.loss(Cause::Health, 1, Decimal::from(2_500));
-        l.loss(Cause::Education, 2, Decimal::from(600));
-        l.assist(3, Decimal::from(200));
-        let (months, causes) = assess(&l, &cal, Decimal::from(27_000), 3, Decimal::from(8_000));
-        // Below in 2024-03 only: assistance in April lifts it; 2024-02 is out of the window of 2025-02.
-        assert_eq!(months, vec!["2024-03"]);
-        assert_eq!(causes, vec!["health", "education"]);
+        // 2,250 a month for 3 people: 27,000 a year, 9,000 each; the line 8,000 leaves 3,000.
+        for k in -WARMUP..15 {
+            l.earn(Flow::Wage, k, Decimal::from(2_250));
+        }
+        l.cost(Cause::Health, Flow::Medical, 1, Decimal::from(2_500));
+        l.cost(Cause::Education, Flow::Education, 2, Decimal::from(600));
+        l.earn(Flow::Transfer, 3, Decimal::from(200));
+        assert_eq!(l.last_year(), Decimal::from(27_000));
+        let a = assess(&l, &cal, 3, Decimal::from(8_000));
+        // Below in 2024-03 only: assistance in April lifts it; 2024-02 is out of the window of
+        // 2025-02.
+        assert_eq!(a.below_line_months, vec!["2024-03"]);
+        assert_eq!(a.causes, vec!["health", "education"]);
+        assert_eq!(a.income_per_capita.len(), 15);
+        assert_eq!(a.income_per_capita[0], "9000.00");
+        assert_eq!(a.income_per_capita[2], "7966.67");
+        assert_eq!(a.income_per_capita[3], "8033.33");
+        assert_eq!(a.income_per_capita[14], "9066.67");
     }
 }

@@ -4,11 +4,13 @@ use crate::arrival::{Special, Stream};
 use crate::calendar::{push_date, Calendar};
 use crate::households::Household;
 use crate::json::Obj;
+use crate::knobs::Knobs;
 use crate::shocks::Shocks;
 use crate::topic::Topic;
 use crate::truth::Ledger;
 use crate::{employment, farm, medical, support};
 use rand::Rng;
+use rust_decimal::Decimal;
 
 /// Read-only facts every module consults.
 pub struct Env<'a> {
@@ -16,6 +18,8 @@ pub struct Env<'a> {
     pub cal: &'a Calendar,
     /// Disasters per year.
     pub shocks: &'a Shocks,
+    /// The scenario knobs.
+    pub knobs: &'a Knobs,
 }
 
 /// One stream per contract topic.
@@ -109,9 +113,24 @@ impl Out {
     }
 }
 
-/// Simulates one household: its roster record(s) and every feed; fills `out.ledger`.
-pub fn simulate_household<R: Rng>(env: &Env, hh: &Household, rng: &mut R, out: &mut Out) {
+/// Simulates one household: the warm-up year from `truth_rng` (which sets last year's income,
+/// `baseline_income`), then its roster record(s) and every feed from `rng`; fills `out.ledger`.
+pub fn simulate_household<R: Rng>(
+    env: &Env,
+    hh: &mut Household,
+    rng: &mut R,
+    truth_rng: &mut R,
+    out: &mut Out,
+) {
     out.ledger.reset();
+    employment::warm_up(env, hh, truth_rng, out);
+    medical::warm_up(env, hh, truth_rng, out);
+    farm::warm_up(env, hh, truth_rng, out);
+    support::warm_up(env, hh, truth_rng, out);
+    // Last year's official net income, kept positive so that shares of it stay defined.
+    let floor = Decimal::from(100 * hh.members.len() as i64);
+    hh.baseline_income = out.ledger.last_year().round_dp(0).max(floor);
+    let hh = &*hh;
     let first = out
         .feeds
         .roster
