@@ -121,6 +121,10 @@ struct RunArgs {
     /// fresh pipeline takes to restore it.
     #[arg(long, requires = "from_dir")]
     measure_state: bool,
+    /// With --from-dir: score the alerts against this simulated world's `ground_truth.ndjson`
+    /// (how a model is judged on a world it was not trained on).
+    #[arg(long, requires = "from_dir")]
+    truth: Option<PathBuf>,
     /// With --from-dir: let the records arrive at a steady RATE records/s, as a stream would,
     /// and report the alert latency.
     #[arg(long, requires = "from_dir", value_name = "RATE")]
@@ -218,7 +222,13 @@ fn main() -> Result<()> {
                 (Some(_), None) => anyhow::bail!("--from-dir needs --out, the directory for the queues and dead letters"),
                 _ => run_kafka(&runtime, &settings, &args)?,
             };
-            summary::print(&report, None);
+            match &args.truth {
+                Some(truth) => {
+                    let scores = summary::score_against_truth(truth, &report)?;
+                    summary::print(&report, Some((None, &scores)));
+                }
+                None => summary::print(&report, None),
+            }
             args.pipeline.linger();
             Ok(())
         }
@@ -235,7 +245,7 @@ fn main() -> Result<()> {
             let mut report = runtime.block_on(replay::run(&settings, &world_dir, &queues, replay::ReplayOptions { metrics_addr: args.pipeline.metrics_addr, ..Default::default() }))?;
             report.notes.extend(summary::worlds_compared(&settings, &world));
             let truth = summary::score_against_truth(&world_dir.join("ground_truth.ndjson"), &report)?;
-            summary::print(&report, Some((&sim, &truth)));
+            summary::print(&report, Some((Some(&sim), &truth)));
             args.pipeline.linger();
             Ok(())
         }

@@ -67,14 +67,14 @@ pub fn worlds_compared(settings: &crate::config::Settings, world: &fangpin_simul
 }
 
 /// Prints the summary of a replay, with the world and its score when it was simulated.
-pub fn print(report: &Report, simulated: Option<(&SimSummary, &Scores)>) {
+pub fn print(report: &Report, simulated: Option<(Option<&SimSummary>, &Scores)>) {
     let s = &report.stats;
     let read: u64 = s.records_in.values().sum();
     let rejected: u64 = s.dead_letters.values().sum();
     println!();
     println!("fangpin run summary");
     println!("===================");
-    if let Some((sim, _)) = simulated {
+    if let Some((Some(sim), _)) = simulated {
         println!("world: {} households, {} people, {} fall below the line at some month", sim.households, sim.people, sim.fallers);
     }
     println!("records read: {read} in {:.1} s ({:.0} records/s)", report.elapsed.as_secs_f64(), report.records_per_second());

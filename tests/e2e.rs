@@ -33,7 +33,9 @@ fn a_small_simulated_world_end_to_end() {
     let world = tmp.path().join("world");
     let out = tmp.path().join("out");
     let (w, o) = (world.to_str().unwrap(), out.to_str().unwrap());
-    fangpin(&["simulate", "--households", "3000", "--seed", "7", "--out", w]);
+    // Not seed 7: the shipped model was trained on seed 7's world, whose first households
+    // these would be.
+    fangpin(&["simulate", "--households", "3000", "--seed", "21", "--out", w]);
     let log = fangpin(&["run", "--from-dir", w, "--out", o, "--batch-size", "20000"]);
 
     // Every injected bad record is dead-lettered with the reason the simulator expects, and

@@ -58,6 +58,9 @@ pub enum Classifier {
     /// each side: `p = ½ + ½·σ` where the tree says at risk, `½·σ` where it does not. Grades
     /// then mean: high = tree and a confident regression, medium = tree, low = regression only.
     Stacked { tree: linfa_trees::DecisionTree<f64, usize>, weights: Vec<f64>, intercept: f64 },
+    /// Bagged decision trees, each fitted on a bootstrap sample: the probability is the share
+    /// of trees that say "at risk".
+    Forest { trees: Vec<linfa_trees::DecisionTree<f64, usize>> },
 }
 
 /// A trained, versioned model with the features it was trained on.
@@ -103,17 +106,21 @@ impl ModelArtifact {
         if self.scaler.mean.iter().chain(&self.scaler.std).any(|v| !v.is_finite()) || self.scaler.std.iter().any(|s| *s == 0.0) {
             return bad("its scaler holds a non-finite mean or a zero or non-finite deviation".into());
         }
-        let (weights, tree) = match &self.classifier {
-            Classifier::Logistic { weights, intercept } => (Some((weights, *intercept)), None),
-            Classifier::Tree { tree } => (None, Some(tree)),
-            Classifier::Stacked { tree, weights, intercept } => (Some((weights, *intercept)), Some(tree)),
+        let (weights, trees): (_, Vec<&linfa_trees::DecisionTree<f64, usize>>) = match &self.classifier {
+            Classifier::Logistic { weights, intercept } => (Some((weights, *intercept)), vec![]),
+            Classifier::Tree { tree } => (None, vec![tree]),
+            Classifier::Stacked { tree, weights, intercept } => (Some((weights, *intercept)), vec![tree]),
+            Classifier::Forest { trees } => (None, trees.iter().collect()),
         };
         if let Some((w, b)) = weights {
             if w.len() != n || w.iter().any(|x| !x.is_finite()) || !b.is_finite() {
                 return bad(format!("its regression has {} weights for {n} features, or a non-finite one", w.len()));
             }
         }
-        if let Some(t) = tree {
+        if matches!(self.classifier, Classifier::Forest { .. }) && trees.is_empty() {
+            return bad("its forest has no tree".into());
+        }
+        for t in trees {
             // linfa walks a split node's children unchecked: both must be there.
             for node in t.iter_nodes().filter(|node| !node.is_leaf()) {
                 let (feature, value, _) = node.split();
@@ -136,32 +143,64 @@ impl ModelArtifact {
         let z = self.scaler.transform(features);
         match &self.classifier {
             Classifier::Logistic { weights, intercept } => sigmoid(dot(weights, &z) + intercept),
-            Classifier::Tree { tree } => tree_says(tree, z),
+            Classifier::Tree { tree } => tree_says(tree, &z).0,
             Classifier::Stacked { tree, weights, intercept } => {
                 let l = sigmoid(dot(weights, &z) + intercept);
-                0.5 * tree_says(tree, z) + 0.5 * l
+                0.5 * tree_says(tree, &z).0 + 0.5 * l
             }
+            Classifier::Forest { trees } => trees.iter().map(|t| tree_says(t, &z).0).sum::<f64>() / trees.len().max(1) as f64,
         }
     }
 
-    /// Each feature's push on the log-odds (`w_i · z_i`), largest first; empty for a tree.
+    /// What pushed the grade up, largest first: for a regression each feature's push on the
+    /// log-odds (`w_i · z_i`); for trees, how many of the trees that said "at risk" split on
+    /// the feature on the way to their leaf.
     pub fn contributions(&self, features: &[f64]) -> Vec<(usize, f64)> {
-        let (Classifier::Logistic { weights, .. } | Classifier::Stacked { weights, .. }) = &self.classifier else {
-            return Vec::new();
-        };
         let z = self.scaler.transform(features);
-        let mut c: Vec<(usize, f64)> = weights.iter().zip(&z).map(|(w, v)| w * v).enumerate().collect();
-        c.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut c: Vec<(usize, f64)> = match &self.classifier {
+            Classifier::Logistic { weights, .. } | Classifier::Stacked { weights, .. } => {
+                weights.iter().zip(&z).map(|(w, v)| w * v).enumerate().collect()
+            }
+            Classifier::Tree { tree } => path_counts(std::slice::from_ref(tree), &z, features.len()),
+            Classifier::Forest { trees } => path_counts(trees, &z, features.len()),
+        };
+        c.retain(|(_, v)| *v > 0.0);
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         c
     }
 }
 
-/// 1 where the tree predicts "at risk", else 0.
-fn tree_says(tree: &linfa_trees::DecisionTree<f64, usize>, z: Vec<f64>) -> f64 {
-    use linfa::prelude::Predict;
-    let x = ndarray::Array2::from_shape_vec((1, z.len()), z).expect("one row of the right width");
-    let y: ndarray::Array1<usize> = tree.predict(&x);
-    y[0] as f64
+/// The tree's verdict for a standardised row (1 at risk, 0 not) and the features split on along
+/// the way. Walked here rather than through linfa's `predict`, which allocates a matrix per row;
+/// the rule is linfa's: a value at or below the split goes left.
+fn tree_says(tree: &linfa_trees::DecisionTree<f64, usize>, z: &[f64]) -> (f64, Vec<usize>) {
+    let mut node = tree.iter_nodes().next().expect("a fitted tree has a root");
+    let mut path = Vec::new();
+    while !node.is_leaf() {
+        let (feature, value, _) = node.split();
+        path.push(feature);
+        let children = node.children();
+        let next = if z[feature] <= value { children[0] } else { children[1] };
+        node = next.as_deref().expect("check_shape verified both branches");
+    }
+    (node.prediction().map_or(0.0, |p| p as f64), path)
+}
+
+/// Per feature, how many of the trees saying "at risk" split on it for this row.
+fn path_counts(trees: &[linfa_trees::DecisionTree<f64, usize>], z: &[f64], n: usize) -> Vec<(usize, f64)> {
+    let mut counts = vec![0.0; n];
+    for t in trees {
+        let (verdict, path) = tree_says(t, z);
+        if verdict > 0.0 {
+            let mut seen = path;
+            seen.sort_unstable();
+            seen.dedup();
+            for f in seen {
+                counts[f] += 1.0;
+            }
+        }
+    }
+    counts.into_iter().enumerate().collect()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -246,6 +246,7 @@ impl ModelCard {
             crate::artifact::Classifier::Logistic { .. } => "logistic_regression",
             crate::artifact::Classifier::Tree { .. } => "decision_tree",
             crate::artifact::Classifier::Stacked { .. } => "tree_then_logistic",
+            crate::artifact::Classifier::Forest { .. } => "bagged_trees",
         };
         ModelCard {
             version: artifact.version.clone(),

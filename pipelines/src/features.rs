@@ -12,7 +12,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, Float64Type, Int32Type};
 use rust_decimal::Decimal;
-use fangpin_connectors::event::{Category, Month};
+use fangpin_connectors::event::{Category, Industry, Month};
 use sha2::{Digest, Sha256};
 
 use fangpin_models::plan;
@@ -21,7 +21,7 @@ use crate::error::PipelineError;
 use crate::ledger::Household;
 
 /// Every feature: name and the words a cadre reads in an alert's reasons.
-pub const FEATURES: [(&str, &str); 36] = [
+pub const FEATURES: [(&str, &str); 39] = [
     ("pc_income_ratio", "近 12 月人均纯收入/监测线"),
     ("pc_baseline_ratio", "上年人均纯收入/监测线"),
     ("pc_change_3m", "人均纯收入 3 个月变化/监测线"),
@@ -30,6 +30,9 @@ pub const FEATURES: [(&str, &str); 36] = [
     ("pc_projected_gap", "按近 3 月趋势 3 个月后低于监测线的幅度"),
     ("feed_share", "近 12 月有部门数据的月份占比"),
     ("pc_loss_estimate_ratio", "上年收入减本年损失的人均估计/监测线"),
+    ("pc_vs_last_year", "近 12 月人均纯收入比上年的变化"),
+    ("month_of_year", "月份"),
+    ("farming", "花名册登记务农产业"),
     ("medical_oop_month_share", "本月医疗自付/月收入"),
     ("medical_oop_3m_share", "近 3 月医疗自付/季度收入"),
     ("medical_oop_12m_share", "近 12 月医疗自付/年收入"),
@@ -104,6 +107,8 @@ pub struct FeatureRow {
     pub per_capita_income: Option<Decimal>,
     /// Whether the batch reports on this month (it is not only history for a trend).
     pub reported: bool,
+    /// `Month::index` of the row.
+    pub month_idx: i32,
 }
 
 impl FeatureRow {
@@ -172,7 +177,7 @@ pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), Fea
                     .map_err(|e| PipelineError::Internal(format!("per-capita income out of range: {e}")))?;
                 Some(exact.round_dp(2))
             };
-            let row = FeatureRow { values, per_capita_income, reported: month >= eval_from };
+            let row = FeatureRow { values, per_capita_income, reported: month >= eval_from, month_idx: month };
             out.insert((households.value(i).to_owned(), Month::from_index(month)), row);
         }
     }
@@ -211,6 +216,11 @@ pub fn vector(
         (1.0 - (ratio + change.min(0.0))).max(0.0),
         v("feed_months") / 12.0,
         share(v("loss_estimate_pc_income"), poverty_line),
+        share(pc, baseline / members) - 1.0,
+        f64::from(Month::from_index(row.month_idx).month()),
+        // The roster's industries other than migrant work: farm income comes in harvest
+        // months, so in the first year the measure (last year spread evenly) runs behind.
+        f64::from(u8::from(p.industries.iter().any(|i| *i != Industry::MigrantWork))),
         share(v("medical_oop"), baseline / 12.0),
         share(v("medical_oop_3m"), baseline / 4.0),
         share(v("medical_oop_12m"), baseline),
