@@ -422,7 +422,9 @@ fn claims_do_not_depend_on_batching_and_the_ledger_names_its_first_broken_entry(
     assert!(once.len() > 100, "too few claims to judge: {}", once.len());
     let differ: Vec<_> = once.iter().filter(|(id, a)| batched.get(*id) != Some(a)).take(5).collect();
     assert!(differ.is_empty() && once.len() == batched.len(), "final claims differ with the batches: {differ:?}");
-    assert!(events_batched > events_once, "small batches restate claims ({events_batched} events, {events_once} in one batch)");
+    // Small batches may restate a claim that one batch computes once (a late record arriving in a
+    // later batch), never the other way round.
+    assert!(events_batched >= events_once, "small batches gave fewer claim events ({events_batched}, {events_once} in one batch)");
 
     let ledger = small.join("claims-ledger.ndjson");
     let verified = fangpin().args(["claims", "verify-ledger", ledger.to_str().unwrap()]).output().unwrap();
