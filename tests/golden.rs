@@ -20,6 +20,8 @@ struct Golden {
 #[derive(Deserialize)]
 struct Case {
     name: String,
+    /// The month the stream is in (its income still arriving); by default every month is over.
+    open_month: Option<Month>,
     rows: Vec<Row>,
     expected: Vec<Expected>,
 }
@@ -58,6 +60,8 @@ fn rows(case: &Case) -> Vec<MonthRow> {
                 month: r.month,
                 eval_from: r.eval_from.or(first).expect("a row has a month"),
                 feeds_start: first.expect("a row has a month"),
+                // Every month of a case is over unless the case says which one is open.
+                open_month: case.open_month.unwrap_or(Month::new(2999, 1).expect("a month")),
                 figures: r.figures.clone(),
             }
         })

@@ -79,6 +79,9 @@ pub struct ModelArtifact {
     pub statutory_rules: Vec<String>,
     /// Seed the training used.
     pub seed: u64,
+    /// The training rows' distribution of the watched features, to measure drift against.
+    #[serde(default)]
+    pub drift: Vec<crate::drift::DriftReference>,
 }
 
 impl ModelArtifact {
@@ -128,6 +131,9 @@ impl ModelArtifact {
                     return bad(format!("its tree has a split on feature {feature} of {n} at {value}, or one without both branches"));
                 }
             }
+        }
+        if let Some(r) = self.drift.iter().find(|r| !r.is_valid(n)) {
+            return bad(format!("its drift reference of {} does not fit {n} features", r.feature));
         }
         let t = &self.thresholds;
         // A threshold above 1 only means "never": allowed. Out of order or not a number is not.

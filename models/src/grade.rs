@@ -97,4 +97,9 @@ pub trait Grader: Send + Sync {
     fn grades_without_hits(&self) -> bool {
         true
     }
+
+    /// The training distribution of the features to watch for drift; none for the rules.
+    fn drift_references(&self) -> &[crate::drift::DriftReference] {
+        &[]
+    }
 }

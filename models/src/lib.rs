@@ -14,10 +14,12 @@
 //! - [`model_grader`]: grading with an artifact; how model and rules combine.
 //! - [`train`]: time-split training of linfa candidates and threshold choice.
 //! - [`card`]: measuring a model against truth and the rules; the model card.
+//! - [`drift`]: how far the rows graded have moved from the training rows (PSI per feature).
 //! - [`error`]: the crate's error type.
 
 pub mod artifact;
 pub mod card;
+pub mod drift;
 pub mod error;
 pub mod grade;
 pub mod model_grader;

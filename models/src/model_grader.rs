@@ -47,6 +47,10 @@ impl Grader for ModelGrader {
         &self.artifact.version
     }
 
+    fn drift_references(&self) -> &[crate::drift::DriftReference] {
+        &self.artifact.drift
+    }
+
     fn grade(&self, input: &GradingInput) -> Option<Assessment> {
         let p = self.artifact.probability(&input.features);
         let t = &self.artifact.thresholds;

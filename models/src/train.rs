@@ -109,6 +109,7 @@ pub fn train(
         thresholds,
         statutory_rules: config.statutory_rules.clone(),
         seed: config.seed,
+        drift: Vec::new(),
     };
     let Classifier::Logistic { weights, intercept } = logistic.clone() else { unreachable!("fit_logistic gives a regression") };
     let stacked = Classifier::Stacked { tree: tree.clone(), weights, intercept };
@@ -138,7 +139,15 @@ pub fn train(
     };
     let better = |a: (bool, f64), b: (bool, f64)| a.0 & !b.0 || (a.0 == b.0 && a.1 > b.1);
     let best = (0..measured.len()).fold(0, |b, i| if better(rank(&measured[i].2), rank(&measured[b].2)) { i } else { b });
-    let (_, kept, kept_eval) = measured.remove(best);
+    let (_, mut kept, kept_eval) = measured.remove(best);
+    kept.drift = crate::drift::WATCHED
+        .iter()
+        .filter_map(|f| {
+            let index = names.iter().position(|n| n == f)?;
+            let values: Vec<f64> = train.iter().map(|e| e.features[index]).collect();
+            crate::drift::DriftReference::fit(f, index, &values)
+        })
+        .collect();
     let runner_up = (0..measured.len()).fold(0, |b, i| if measured[i].2.model.f1 > measured[b].2.model.f1 { i } else { b });
     let (other, _, other_eval) = measured.swap_remove(runner_up);
     let months = |rows: &[&Example]| {

@@ -2,7 +2,7 @@
 -- Input: household_months, one row per household and calendar month (China time) of the
 -- retained window, money in yuan as DECIMAL(18,2); eval_from is the first month_idx this batch
 -- must report on (earlier rows are history for the trailing sums); feeds_start the first month
--- the department feeds cover.
+-- the department feeds cover; open_month the month the stream is in.
 -- The table is dense (every month of the window has a row, zeros where nothing happened), so the
 -- trailing windows count rows: ROWS frames are far cheaper in DataFusion than RANGE frames.
 --
@@ -11,15 +11,20 @@
 -- household earned (wages, farm income as assessed, every civil-affairs transfer) less the
 -- rigid costs it bore (out-of-pocket medical costs, schooling net of aid, direct disaster
 -- losses). The months of the window before the feeds began are filled with last year's net
--- income spread evenly.
+-- income spread evenly, and so is the income of the month still open (open_month: the newest
+-- month the stream has reached), whose wages and harvests are still arriving: judged on what
+-- has arrived, every household would look poorer in the middle of a month. Its rigid costs
+-- count as they arrive.
 WITH covered AS (
   SELECT
     m.*,
-    CASE WHEN m.month_idx >= m.feeds_start THEN m.wages + m.farm_actual + m.transfers ELSE 0 END AS gross_income,
-    CASE WHEN m.month_idx >= m.feeds_start
-      THEN m.wages + m.farm_actual + m.transfers - m.medical_oop - (m.education_fees - m.education_aid) - m.disaster_loss
-      ELSE 0 END AS net_income,
-    CASE WHEN m.month_idx >= m.feeds_start THEN 1 ELSE 0 END AS fed
+    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month THEN 1 ELSE 0 END AS fed,
+    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month
+      THEN m.wages + m.farm_actual + m.transfers ELSE 0 END AS gross_income,
+    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month
+      THEN m.wages + m.farm_actual + m.transfers ELSE 0 END
+      - CASE WHEN m.month_idx >= m.feeds_start
+          THEN m.medical_oop + (m.education_fees - m.education_aid) + m.disaster_loss ELSE 0 END AS net_income
   FROM household_months m
 ),
 trailing AS (
@@ -37,6 +42,9 @@ trailing AS (
     SUM(c.disaster_loss) OVER w12 AS disaster_loss_12m,
     MAX(c.house_damage) OVER w12 AS house_damage_12m,
     SUM(c.temp_assistance) OVER w12 AS temp_assistance_12m,
+    -- Most members the employment feed reported on in a month: fewer than the roster's
+    -- workers means wages no feed shows.
+    MAX(c.workers_reported) OVER w12 AS workers_reported_12m,
     -- Months of the trailing 12 the feeds cover (a window cut short by the retained history
     -- counts only the months it holds; the rest are filled like the months before the feeds).
     SUM(c.fed) OVER w12 AS feed_months,

@@ -21,7 +21,7 @@ use crate::error::PipelineError;
 use crate::ledger::Household;
 
 /// Every feature: name and the words a cadre reads in an alert's reasons.
-pub const FEATURES: [(&str, &str); 39] = [
+pub const FEATURES: [(&str, &str); 40] = [
     ("pc_income_ratio", "近 12 月人均纯收入/监测线"),
     ("pc_baseline_ratio", "上年人均纯收入/监测线"),
     ("pc_change_3m", "人均纯收入 3 个月变化/监测线"),
@@ -33,6 +33,7 @@ pub const FEATURES: [(&str, &str); 39] = [
     ("pc_vs_last_year", "近 12 月人均纯收入比上年的变化"),
     ("month_of_year", "月份"),
     ("farming", "花名册登记务农产业"),
+    ("workers_unreported_share", "花名册劳动力中就业数据未覆盖的比例"),
     ("medical_oop_month_share", "本月医疗自付/月收入"),
     ("medical_oop_3m_share", "近 3 月医疗自付/季度收入"),
     ("medical_oop_12m_share", "近 12 月医疗自付/年收入"),
@@ -118,12 +119,13 @@ impl FeatureRow {
 }
 
 /// Columns of `household_features` the features read, cast to floats after the SQL is done.
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 18] = [
     "baseline_income",
     "members",
     "per_capita_income",
     "loss_estimate_pc_income",
     "feed_months",
+    "workers_reported_12m",
     "medical_oop",
     "medical_oop_3m",
     "medical_oop_12m",
@@ -221,6 +223,9 @@ pub fn vector(
         // The roster's industries other than migrant work: farm income comes in harvest
         // months, so in the first year the measure (last year spread evenly) runs behind.
         f64::from(u8::from(p.industries.iter().any(|i| *i != Industry::MigrantWork))),
+        // Workers on the roster the employment feed never reported on: their wages are income
+        // the measure cannot see, not income lost.
+        share((f64::from(p.labor_count) - v("workers_reported_12m")).max(0.0), f64::from(p.labor_count)),
         share(v("medical_oop"), baseline / 12.0),
         share(v("medical_oop_3m"), baseline / 4.0),
         share(v("medical_oop_12m"), baseline),

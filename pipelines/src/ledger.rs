@@ -73,6 +73,8 @@ pub struct MonthFigures {
     /// Worst house damage: 0 none, 1 minor, 2 severe, 3 collapsed.
     pub house_damage: i32,
     pub unemployed_workers: i32,
+    /// Members the employment feed reported on this month, whatever their status.
+    pub workers_reported: i32,
 }
 
 impl Household {
@@ -245,6 +247,7 @@ impl Household {
             let employed = matches!(status, EmploymentStatus::Employed | EmploymentStatus::MigrantEmployed);
             if let Some(i) = slot(month) {
                 out[i].wages += wage;
+                out[i].workers_reported += 1;
                 if status == EmploymentStatus::Unemployed {
                     out[i].unemployed_workers += 1;
                     out[i].wage_loss += normal_wage.map_or(Decimal::ZERO, |(_, w)| w);

@@ -27,6 +27,8 @@ use serde::Serialize;
 
 use crate::alerts::{Alert, AlertBook, GraderStamp};
 use crate::checkpoint;
+use fangpin_models::drift::DriftMonitor;
+
 use crate::error::PipelineError;
 use crate::indicators::{Engine, Evaluation, Hit, Indicator};
 use crate::features::FeatureRow;
@@ -133,6 +135,8 @@ pub struct Pipeline {
     /// The roster changed (an entry applied, households restored or dropped) since premiums
     /// were last computed.
     roster_changed: bool,
+    /// The rows graded by the served model, against its training rows.
+    drift: DriftMonitor,
 }
 
 impl Pipeline {
@@ -146,7 +150,9 @@ impl Pipeline {
         let mut grader = grader;
         let serving = grader.current();
         metrics.set_model(serving.name(), serving.version(), &features::version());
+        let drift = DriftMonitor::new(serving.drift_references());
         Ok(Pipeline {
+            drift,
             key_fingerprint: decoder.key_fingerprint(),
             decoder,
             state: State::new(config.history_months),
@@ -457,6 +463,7 @@ impl Pipeline {
             // A newly promoted model: the info metric names it from this batch on.
             self.metrics.set_model(&stamp.name, &stamp.version, &features::version());
             self.stats.grader = serving;
+            self.drift = DriftMonitor::new(grader.drift_references());
         }
         let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
         let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
@@ -494,6 +501,7 @@ impl Pipeline {
                     }
                 }
             }
+            self.drift.observe(&input.features);
             if let Some(snapshots) = &mut self.snapshots {
                 snapshots.push(SnapshotRow {
                     household_code: code.clone(),
@@ -516,6 +524,7 @@ impl Pipeline {
         if let Some(snapshots) = &mut self.snapshots {
             snapshots.flush()?;
         }
+        self.metrics.set_drift(&self.drift.psi());
         Ok(alerts)
     }
 

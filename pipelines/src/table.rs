@@ -19,15 +19,17 @@ pub const MONEY: DataType = DataType::Decimal128(18, 2);
 const _: () = assert!(fangpin_connectors::event::AREA_DECIMALS == 2, "areas must fit the table's two decimals");
 
 const TEXT: [&str; 6] = ["household_code", "county_code", "township_code", "village_code", "category", "month"];
-const INTS: [&str; 8] = [
+const INTS: [&str; 10] = [
     "members",
     "labor_count",
     "month_idx",
     "eval_from",
     "feeds_start",
+    "open_month",
     "inpatient_bills",
     "unemployed_workers",
     "house_damage",
+    "workers_reported",
 ];
 const DECIMALS: [&str; 13] = [
     "baseline_income",
@@ -66,12 +68,14 @@ pub struct MonthRow {
     /// The first month the feeds cover: the official income measure fills the months of its
     /// trailing window before it from last year's income.
     pub feeds_start: Month,
+    /// The month the stream is in: its income is still arriving.
+    pub open_month: Month,
     pub figures: MonthFigures,
 }
 
 impl MonthRow {
-    /// Rows for one household from `first` to `last`, reporting from `eval_from`, with feeds
-    /// covering the months from `feeds_start`.
+    /// Rows for one household from `first` to `last` (the month the stream is in), reporting
+    /// from `eval_from`, with feeds covering the months from `feeds_start`.
     pub fn for_household(h: &Household, first: Month, last: Month, eval_from: Month, feeds_start: Month) -> Vec<MonthRow> {
         let p = &h.profile;
         h.months(first, last)
@@ -86,6 +90,7 @@ impl MonthRow {
                 month: first.plus(i as i32),
                 eval_from,
                 feeds_start,
+                open_month: last,
                 figures,
             })
             .collect()
@@ -113,9 +118,11 @@ pub fn to_batch(rows: &[MonthRow]) -> Result<RecordBatch, PipelineError> {
             r.month.index(),
             r.eval_from.index(),
             r.feeds_start.index(),
+            r.open_month.index(),
             f.inpatient_bills,
             f.unemployed_workers,
             f.house_damage,
+            f.workers_reported,
         ];
         for (b, v) in ints.iter_mut().zip(int_values) {
             b.append_value(v);

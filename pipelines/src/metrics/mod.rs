@@ -71,6 +71,7 @@ pub struct Metrics {
     pub oldest_open_alert: GaugeVec,
     /// The grader in use: model, version, feature version.
     pub model_info: IntGaugeVec,
+    pub feature_psi: GaugeVec,
     /// Households held in state.
     pub state_households: IntGauge,
     /// Household records held in state.
@@ -138,6 +139,7 @@ fn help(name: &str) -> &'static str {
         OPEN_ALERTS => "Alerts neither answered by a verification outcome nor superseded, per queue and county.",
         OLDEST_OPEN_ALERT => "When the oldest open alert was raised, per queue and county, unix time.",
         MODEL_INFO => "The grader in use (always 1): model, version and feature version.",
+        FEATURE_DRIFT => "Population stability index of each watched feature graded since the served model began, against its training rows (above 0.25: retrain).",
         STATE_HOUSEHOLDS => "Households held in state.",
         STATE_RECORDS => "Household records held in state.",
         STATE_WAITING_RECORDS => "Records waiting for their household's roster entry or their settlement.",
@@ -174,6 +176,7 @@ impl Metrics {
             open_alerts: r.int_gauge(OPEN_ALERTS, &["queue", "county"]),
             oldest_open_alert: r.gauge(OLDEST_OPEN_ALERT, &["queue", "county"]),
             model_info: r.int_gauge(MODEL_INFO, &["model", "version", "feature_version"]),
+            feature_psi: r.gauge(FEATURE_DRIFT, &["feature"]),
             state_households: r.scalar(STATE_HOUSEHOLDS),
             state_records: r.scalar(STATE_RECORDS),
             state_waiting_records: r.scalar(STATE_WAITING_RECORDS),

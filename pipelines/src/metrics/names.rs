@@ -41,6 +41,9 @@ pub const OPEN_ALERTS: &str = "fangpin_open_alerts";
 pub const OLDEST_OPEN_ALERT: &str = "fangpin_oldest_open_alert_timestamp_seconds";
 /// Always 1, labelled with the grader (model) in use, its version and its feature version.
 pub const MODEL_INFO: &str = "fangpin_model_info";
+/// Population stability index of each watched feature of the rows the served model graded,
+/// against its training rows.
+pub const FEATURE_DRIFT: &str = "fangpin_feature_drift_score";
 /// Households held in state.
 pub const STATE_HOUSEHOLDS: &str = "fangpin_state_households";
 /// Household records held in state.
@@ -70,6 +73,7 @@ pub const ALL: &[&str] = &[
     OPEN_ALERTS,
     OLDEST_OPEN_ALERT,
     MODEL_INFO,
+    FEATURE_DRIFT,
     STATE_HOUSEHOLDS,
     STATE_RECORDS,
     STATE_WAITING_RECORDS,
@@ -93,4 +97,5 @@ pub const LABELS: &[&str] = &[
     "model",
     "version",
     "feature_version",
+    "feature",
 ];

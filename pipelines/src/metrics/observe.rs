@@ -167,6 +167,14 @@ impl Metrics {
     }
 
     /// The grader in use: replaces the previous model's series, so exactly one has value 1.
+    /// The drift of each watched feature; a grader without references leaves none.
+    pub fn set_drift(&self, psi: &[(&str, f64)]) {
+        self.feature_psi.reset();
+        for (feature, value) in psi {
+            self.feature_psi.with_label_values(&[feature]).set(*value);
+        }
+    }
+
     pub fn set_model(&self, grader_name: &str, version: &str, feature_version: &str) {
         self.model_info.reset();
         self.model_info.with_label_values(&[grader_name, version, feature_version]).set(1);
