@@ -144,6 +144,20 @@ pub fn print(report: &Report, simulated: Option<(Option<&SimSummary>, &Scores)>)
             format!("{f1:.3}")
         });
         row("alerts", &|a, _| a.alerts.to_string());
+        // Door visits month by month: the measure mixes last year's income with the feeds in the
+        // first year, so precision is worth watching as the window fills.
+        let by_month: Vec<String> = scores
+            .served
+            .per_month
+            .iter()
+            .filter_map(|(month, grades)| grades.get("high").map(|&(n, t)| format!("{month} {:.3} ({t}/{n})", t as f64 / n.max(1) as f64)))
+            .collect();
+        if !by_month.is_empty() {
+            println!("  high precision by risk month, served (the last three months' truth is cut short by the world's end):");
+            for chunk in by_month.chunks(4) {
+                println!("    {}", chunk.join("   "));
+            }
+        }
     }
     print_insurance(s);
     for note in &report.notes {
