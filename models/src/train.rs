@@ -1,6 +1,7 @@
-//! Training: a time-based split with a gap, feature scaling, linfa candidates (logistic
-//! regression, a decision tree, the tree feeding the regression), the best one on the
-//! validation months kept, its grade thresholds chosen there.
+//! Training: a time-based split with a gap, feature scaling, linfa candidates (bagged decision
+//! trees, logistic regression, a decision tree, the tree feeding the regression), the best one
+//! on the validation months kept, its grade thresholds chosen there, and the training rows'
+//! distribution of the watched features stored for drift.
 //!
 //! The split: rows of months before `validation_from − gap_months` train; rows from
 //! `validation_from` validate. A row's label looks three months ahead, so a gap of three months
@@ -137,7 +138,7 @@ pub fn train(
         let high = &e.model.per_grade[0];
         (high.alerts > 0 && high.precision >= config.high_precision, e.model.f1)
     };
-    let better = |a: (bool, f64), b: (bool, f64)| a.0 & !b.0 || (a.0 == b.0 && a.1 > b.1);
+    let better = |a: (bool, f64), b: (bool, f64)| (a.0 && !b.0) || (a.0 == b.0 && a.1 > b.1);
     let best = (0..measured.len()).fold(0, |b, i| if better(rank(&measured[i].2), rank(&measured[b].2)) { i } else { b });
     let (_, mut kept, kept_eval) = measured.remove(best);
     kept.drift = crate::drift::WATCHED
