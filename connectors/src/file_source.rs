@@ -58,9 +58,11 @@ struct Lane {
     done: bool,
     /// Capacity for the next payload buffer: the last line's length, to avoid regrowing.
     capacity_hint: usize,
-    /// The next record, read ahead to know its month, and the bytes it took.
+    /// The next record, read ahead to know its month, the bytes it took and its event month
+    /// (parsed once: the lane is asked for it every time any lane gives out a record).
     peeked: Option<SourceRecord>,
     peeked_bytes: u64,
+    peeked_month: Option<i32>,
     /// The latest event month (`year * 12 + month − 1`) this lane has given out: the lane's
     /// arrival clock. A late record (an older month) does not move it back.
     clock: i32,
@@ -73,12 +75,13 @@ impl Lane {
             let before = self.read;
             self.peeked = self.read_record()?;
             self.peeked_bytes = self.read - before;
+            self.peeked_month = self.peeked.as_ref().and_then(|r| event_month(r.topic, &r.payload));
         }
         // A month far past the clock is a wrong date, not a year of silence: it must not hold
         // back the rest of its file.
         let clock = self.clock;
         let month = |m: i32| if clock != i32::MIN && m > clock.saturating_add(12) { clock } else { m.max(clock) };
-        Ok(self.peeked.as_ref().map(|r| event_month(r.topic, &r.payload).map_or(clock, month)))
+        Ok(self.peeked.as_ref().map(|_| self.peeked_month.map_or(clock, month)))
     }
 
     /// The next record, advancing the lane's clock.
@@ -196,6 +199,7 @@ impl FileSource {
                 capacity_hint: 256,
                 peeked: None,
                 peeked_bytes: 0,
+                peeked_month: None,
                 clock: i32::MIN,
             });
         }

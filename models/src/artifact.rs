@@ -149,12 +149,14 @@ impl ModelArtifact {
         let z = self.scaler.transform(features);
         match &self.classifier {
             Classifier::Logistic { weights, intercept } => sigmoid(dot(weights, &z) + intercept),
-            Classifier::Tree { tree } => tree_says(tree, &z).0,
+            Classifier::Tree { tree } => tree_says(tree, &z, |_| {}),
             Classifier::Stacked { tree, weights, intercept } => {
                 let l = sigmoid(dot(weights, &z) + intercept);
-                0.5 * tree_says(tree, &z).0 + 0.5 * l
+                0.5 * tree_says(tree, &z, |_| {}) + 0.5 * l
             }
-            Classifier::Forest { trees } => trees.iter().map(|t| tree_says(t, &z).0).sum::<f64>() / trees.len().max(1) as f64,
+            Classifier::Forest { trees } => {
+                trees.iter().map(|t| tree_says(t, &z, |_| {})).sum::<f64>() / trees.len().max(1) as f64
+            }
         }
     }
 
@@ -176,28 +178,27 @@ impl ModelArtifact {
     }
 }
 
-/// The tree's verdict for a standardised row (1 at risk, 0 not) and the features split on along
-/// the way. Walked here rather than through linfa's `predict`, which allocates a matrix per row;
-/// the rule is linfa's: a value at or below the split goes left.
-fn tree_says(tree: &linfa_trees::DecisionTree<f64, usize>, z: &[f64]) -> (f64, Vec<usize>) {
+/// The tree's verdict for a standardised row (1 at risk, 0 not), telling `split_on` each feature
+/// split on along the way. Walked here rather than through linfa's `predict`, which allocates a
+/// matrix per row; the rule is linfa's: a value at or below the split goes left.
+fn tree_says(tree: &linfa_trees::DecisionTree<f64, usize>, z: &[f64], mut split_on: impl FnMut(usize)) -> f64 {
     let mut node = tree.iter_nodes().next().expect("a fitted tree has a root");
-    let mut path = Vec::new();
     while !node.is_leaf() {
         let (feature, value, _) = node.split();
-        path.push(feature);
+        split_on(feature);
         let children = node.children();
         let next = if z[feature] <= value { children[0] } else { children[1] };
         node = next.as_deref().expect("check_shape verified both branches");
     }
-    (node.prediction().map_or(0.0, |p| p as f64), path)
+    node.prediction().map_or(0.0, |p| p as f64)
 }
 
 /// Per feature, how many of the trees saying "at risk" split on it for this row.
 fn path_counts(trees: &[linfa_trees::DecisionTree<f64, usize>], z: &[f64], n: usize) -> Vec<(usize, f64)> {
     let mut counts = vec![0.0; n];
     for t in trees {
-        let (verdict, path) = tree_says(t, z);
-        if verdict > 0.0 {
+        let mut path = Vec::new();
+        if tree_says(t, z, |f| path.push(f)) > 0.0 {
             let mut seen = path;
             seen.sort_unstable();
             seen.dedup();
