@@ -21,11 +21,11 @@ pub struct Scores {
 /// The urgent scores count high and medium alerts only: the ones a fall must not escape.
 pub fn score_against_truth(path: &Path, report: &Report) -> Result<Scores> {
     let truth = truth::load(path).with_context(|| format!("reading ground truth {}", path.display()))?;
-    let score = |alerted: &[(String, String, Grade)], urgent_only: bool| {
+    let score = |alerted: &BTreeMap<(String, String), Grade>, urgent_only: bool| {
         let alerts: Vec<ScoredAlert> = alerted
             .iter()
-            .filter(|(_, _, g)| !urgent_only || *g >= Grade::Medium)
-            .map(|(household, month, grade)| ScoredAlert {
+            .filter(|(_, g)| !urgent_only || **g >= Grade::Medium)
+            .map(|((household, month), grade)| ScoredAlert {
                 household_code: household.clone(),
                 month: month.clone(),
                 grade: grade.code().to_owned(),
@@ -101,7 +101,10 @@ pub fn print(report: &Report, simulated: Option<(Option<&SimSummary>, &Scores)>)
     for (code, n) in &s.indicator_hits {
         println!("  {code:<28} {n:>10}");
     }
-    println!("alerts by county and grade:");
+    println!(
+        "alerts standing by county and grade (one per household and risk month; {} revisions and {} withdrawals sent as later records changed them):",
+        s.alert_revisions, s.alert_withdrawals
+    );
     println!("  {:<22} {:>8} {:>8} {:>8}", "county", "high", "medium", "low");
     let mut by_county: BTreeMap<&str, [u64; 3]> = BTreeMap::new();
     for ((county, grade), n) in &s.alerts {

@@ -31,6 +31,10 @@ pub const PASSWORD: &str = "correct horse battery";
 pub fn alert(id: &str, household: &str, grade: Grade, codes: &[&str], supersedes: Option<&str>) -> Alert {
     Alert {
         alert_id: id.to_owned(),
+        revision: 1,
+        status: fangpin_pipelines::alerts::AlertStatus::Raised,
+        changes: Vec::new(),
+        moved_from: None,
         household_code: household.to_owned(),
         county_code: household[..6].to_owned(),
         township_code: household[..9].to_owned(),

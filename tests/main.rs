@@ -1,5 +1,6 @@
 //! fangpin's integration tests, compiled as one test binary (one link of DataFusion).
 
+mod batching;
 mod cases;
 mod cases_browser;
 mod claims;

@@ -69,3 +69,19 @@ pub fn world_id_heads(world: &std::path::Path) -> std::collections::BTreeSet<Str
     }
     heads
 }
+
+/// The alerts standing after `messages` (as a queue reader sees them, in order): the latest
+/// revision of each alert id, unless that withdrew it. A revision that moved to another queue is
+/// in both queues' messages; it counts once.
+pub fn standing_alerts(messages: &[serde_json::Value]) -> BTreeMap<String, serde_json::Value> {
+    let mut latest: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for m in messages {
+        let id = m["alert_id"].as_str().expect("an alert id").to_owned();
+        let newer = latest.get(&id).is_none_or(|l| l["revision"].as_u64() <= m["revision"].as_u64());
+        if newer {
+            latest.insert(id, m.clone());
+        }
+    }
+    latest.retain(|_, a| a["status"] != "withdrawn");
+    latest
+}

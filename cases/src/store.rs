@@ -15,11 +15,10 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::{CasesError, Result};
 
 /// The migrations, embedded at build time, in order.
-const MIGRATIONS: [(i64, &str, &str); 1] = [(
-    1,
-    "tasks cases audit",
-    include_str!("../migrations/0001_tasks_cases_audit.sql"),
-)];
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "tasks cases audit", include_str!("../migrations/0001_tasks_cases_audit.sql")),
+    (2, "alert revisions", include_str!("../migrations/0002_alert_revisions.sql")),
+];
 
 #[derive(Debug)]
 struct Embedded;

@@ -1,12 +1,14 @@
-//! Verification tasks. An alert id is one task: the same id arriving again (a replay, or a
-//! revision with other figures) updates the task and keeps each content as a revision; an alert
-//! that supersedes an earlier one closes the earlier task. A cadre's outcome closes the task,
+//! Verification tasks. An alert id (a household's risk month) is one task: the same id arriving
+//! again with a later revision updates the task and keeps each content as a revision, a
+//! withdrawal closes the task as withdrawn and a later revision opens it again; an alert that
+//! supersedes an earlier one closes the earlier task. A cadre's outcome closes the task,
 //! is queued for `verify.outcomes` in the same transaction, and a confirmed risk opens an
 //! identification case.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use fangpin_connectors::topic::output;
 use fangpin_models::Reason;
+use fangpin_pipelines::alerts::AlertStatus;
 use fangpin_pipelines::Alert;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -159,17 +161,27 @@ pub async fn apply_alert(
     let grade = alert.grade.code();
     let grader = format!("{} {}", alert.grader.name, alert.grader.version);
     let existing = sqlx::query(
-        "SELECT revision, method, due_date FROM tasks WHERE alert_id = $1",
+        "SELECT revision, method, due_date, status, alert_revision FROM tasks WHERE alert_id = $1",
     )
     .bind(alert.alert_id.clone())
     .fetch_optional(&mut *tx)
     .await?;
+    let alert_revision = i64::from(alert.revision);
+    if let Some(row) = &existing {
+        // A revision older than one applied: a replayed or reordered queue.
+        if alert_revision < row.try_get::<i64, _>("alert_revision")? {
+            return Ok(Applied::Unchanged);
+        }
+    }
+    if alert.status == AlertStatus::Withdrawn {
+        return withdraw(tx, alert, existing.is_some()).await;
+    }
     let (applied, revision, method) = match existing {
         None => {
             sqlx::query(
                 "INSERT INTO tasks (alert_id, household_code, county_code, township_code, village_code, category, \
                  risk_month, method, grade, score, reasons, grader, revision, status, raised_at, received_at, due_date, \
-                 supersedes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, 'open', $13, $14, $15, $16)",
+                 supersedes, alert_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, 'open', $13, $14, $15, $16, $17)",
             )
             .bind(alert.alert_id.clone())
             .bind(alert.household_code.clone())
@@ -187,11 +199,22 @@ pub async fn apply_alert(
             .bind(received.timestamp())
             .bind(due)
             .bind(alert.supersedes.clone())
+            .bind(alert_revision)
             .execute(&mut *tx)
             .await?;
             (Applied::Created, 1, method.to_owned())
         }
         Some(row) => {
+            // A withdrawn task raised again is open again, for the content it now carries.
+            if row.try_get::<String, _>("status")? == "withdrawn" {
+                sqlx::query("UPDATE tasks SET status = 'open', closed_reason = NULL, alert_revision = $1 WHERE alert_id = $2")
+                    .bind(alert_revision)
+                    .bind(alert.alert_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                audit::append(tx, "queue", "task.reopened", &alert.alert_id, &serde_json::json!({"alert_revision": alert_revision}))
+                    .await?;
+            }
             // Any content the id already carried is a replay, not a revision: queues replayed
             // from the start, or two queue topics read in another order than they were
             // written, must not turn a task back to an older content.
@@ -199,7 +222,10 @@ pub async fn apply_alert(
                 .bind(alert.alert_id.clone())
                 .fetch_all(&mut *tx)
                 .await?;
-            for earlier in &seen {
+            // A later revision of the alert applies even when its content was seen before
+            // (figures that went back); the same revision again is a replay.
+            let newer = alert_revision > row.try_get::<i64, _>("alert_revision")?;
+            for earlier in seen.iter().filter(|_| !newer) {
                 let same = earlier.try_get::<String, _>("grade")? == grade
                     && earlier.try_get::<String, _>("reasons")? == reasons
                     && (earlier.try_get::<f64, _>("score")? - alert.score).abs() < 1e-9;
@@ -219,7 +245,7 @@ pub async fn apply_alert(
             let due = old_due.min(due);
             sqlx::query(
                 "UPDATE tasks SET grade = $1, score = $2, reasons = $3, grader = $4, revision = $5, method = $6, \
-                 due_date = $7 WHERE alert_id = $8",
+                 due_date = $7, alert_revision = $8 WHERE alert_id = $9",
             )
             .bind(grade)
             .bind(alert.score)
@@ -228,6 +254,7 @@ pub async fn apply_alert(
             .bind(revision)
             .bind(method.to_owned())
             .bind(due)
+            .bind(alert_revision)
             .bind(alert.alert_id.clone())
             .execute(&mut *tx)
             .await?;
@@ -261,6 +288,30 @@ pub async fn apply_alert(
         }
     }
     Ok(applied)
+}
+
+/// A withdrawal: the risk is gone, or another month's alert covers it. An open task closes as
+/// withdrawn with the alert's reason; an answered one keeps its answer; one never seen is not
+/// created.
+async fn withdraw(tx: &mut AnyConnection, alert: &Alert, exists: bool) -> Result<Applied> {
+    if !exists {
+        return Ok(Applied::Unchanged);
+    }
+    let reason = alert.changes.join("; ");
+    let closed = sqlx::query(
+        "UPDATE tasks SET status = 'withdrawn', closed_reason = $1, alert_revision = $2 WHERE alert_id = $3 AND status = 'open'",
+    )
+    .bind(reason.clone())
+    .bind(i64::from(alert.revision))
+    .bind(alert.alert_id.clone())
+    .execute(&mut *tx)
+    .await?;
+    if closed.rows_affected() == 0 {
+        return Ok(Applied::Unchanged);
+    }
+    let detail = serde_json::json!({"alert_revision": alert.revision, "reason": reason});
+    audit::append(tx, "queue", "task.withdrawn", &alert.alert_id, &detail).await?;
+    Ok(Applied::Revised)
 }
 
 async fn insert_revision(

@@ -25,7 +25,7 @@ use crate::snapshot::{SnapshotRow, SnapshotWriter};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::alerts::{Alert, AlertBook, GraderStamp};
+use crate::alerts::{Alert, AlertBook, AlertStatus, GraderStamp};
 use crate::checkpoint;
 use fangpin_models::drift::DriftMonitor;
 
@@ -74,14 +74,19 @@ pub struct RunStats {
     pub dead_letters: BTreeMap<String, u64>,
     pub duplicates: u64,
     pub corrections: u64,
+    /// Alerts standing (raised and not withdrawn), by county and latest grade.
     pub alerts: BTreeMap<(String, Grade), u64>,
+    /// Messages that changed an alert already sent (other figures, reasons or grade).
+    pub alert_revisions: u64,
+    /// Messages that withdrew an alert.
+    pub alert_withdrawals: u64,
     pub indicator_hits: BTreeMap<String, u64>,
-    /// Household, risk month and grade of every alert raised, for scoring against ground truth;
-    /// kept only when asked for ([`Pipeline::keep_alert_lists`]), since a continuous run would
-    /// grow it for ever.
-    pub alerted: Vec<(String, String, Grade)>,
+    /// Household and risk month of every alert standing, with its latest grade, for scoring
+    /// against ground truth; kept only when asked for ([`Pipeline::keep_alert_lists`]), since a
+    /// continuous run would grow it for ever.
+    pub alerted: BTreeMap<(String, String), Grade>,
     /// The same for the shadow grader's alerts, which are recorded but never sent.
-    pub shadow_alerted: Vec<(String, String, Grade)>,
+    pub shadow_alerted: BTreeMap<(String, String), Grade>,
     /// Grader name and version stamped on the last alerts.
     pub grader: String,
     /// Seconds spent in each stage of the micro-batch loop (decode, state, claims, sql, grading, fanout).
@@ -247,11 +252,76 @@ impl Pipeline {
         self.metrics.observe_event_times(events.iter().map(|(r, e)| (r.topic.name(), e.month())));
         self.observe("decode", clock);
 
-        let clock = Instant::now();
+        let mut clock = Instant::now();
+        let mut judged = Judged::default();
         for (record, event) in events {
+            if self.state.would_advance(&event) && self.state.has_touched() {
+                // Judge what is pending before the month moves on: then every month is judged
+                // last with the same records, wherever the batch boundaries fall.
+                self.observe("state", clock);
+                self.judge_pending(&mut judged).await?;
+                clock = Instant::now();
+            }
+            let newest = self.state.newest();
             self.apply(sink, record, event)?;
+            if self.state.newest() != newest {
+                // At once, not at the end of the batch: what a month's figures are computed
+                // from (an unemployed worker's last wage, for one) must not depend on when
+                // the batch that moved the window on ended.
+                self.prune(sink)?;
+            }
         }
         self.expire_waiting(chrono::Utc::now().timestamp(), sink)?;
+        self.prune(sink)?;
+        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
+        self.observe("state", clock);
+        self.judge_pending(&mut judged).await?;
+
+        let clock = Instant::now();
+        let touched: Vec<_> = judged.touched.into_iter().collect();
+        self.assess_claims(&touched, read_at, sink).await?;
+        self.observe("claims", clock);
+
+        self.last_hits = judged.hits;
+        self.metrics.observe_alert_book(&self.book);
+        let clock = Instant::now();
+        for alert in &judged.alerts {
+            let json = serde_json::to_vec(alert).map_err(|e| PipelineError::Internal(e.to_string()))?;
+            for queue in std::iter::once(&alert.queue).chain(&alert.moved_from) {
+                sink.send(queue, &alert.township_code, &json)?;
+                self.metrics.records_out.with_label_values(&[queue]).inc();
+            }
+            self.metrics.alert_written(alert, read_at);
+        }
+        self.observe("fanout", clock);
+        Ok(judged.alerts)
+    }
+
+    /// Evaluates and grades the households touched since the last call, adding to `judged`.
+    async fn judge_pending(&mut self, judged: &mut Judged) -> Result<(), PipelineError> {
+        // Until some record has named a month (a batch of roster entries alone), there is no
+        // window to evaluate: touched households wait for the batch that brings one.
+        if self.state.newest().is_none() || !self.state.has_touched() {
+            return Ok(());
+        }
+        let touched = self.state.take_touched();
+        for (code, from) in &touched {
+            let m = judged.touched.entry(code.clone()).or_insert(*from);
+            *m = (*m).min(*from);
+        }
+        let clock = Instant::now();
+        let evaluation = self.evaluate(touched).await?;
+        self.observe("sql", clock);
+        let clock = Instant::now();
+        judged.alerts.extend(self.grade(&evaluation)?);
+        judged.hits.extend(evaluation.hits);
+        self.observe("grading", clock);
+        Ok(())
+    }
+
+    /// Drops what is older than the window, dead-lettering the reversals that waited for a
+    /// settlement now too old to be accepted.
+    fn prune(&mut self, sink: &mut dyn Sink) -> Result<(), PipelineError> {
         for provenance in self.state.prune() {
             let rejection = Rejection::new(
                 RejectReason::OrphanReversal,
@@ -260,35 +330,7 @@ impl Pipeline {
             );
             self.dead_letter_parked(sink, &provenance, &rejection)?;
         }
-        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
-        self.observe("state", clock);
-
-        // Until some record has named a month (a batch of roster entries alone), there is no
-        // window to evaluate: touched households wait for the batch that brings one.
-        let touched = if self.state.newest().is_some() { self.state.take_touched() } else { Vec::new() };
-        let clock = Instant::now();
-        self.assess_claims(&touched, read_at, sink).await?;
-        self.observe("claims", clock);
-
-        let clock = Instant::now();
-        let evaluation = self.evaluate(touched).await?;
-        self.observe("sql", clock);
-
-        let clock = Instant::now();
-        let alerts = self.grade(&evaluation)?;
-        self.last_hits = evaluation.hits;
-        self.metrics.observe_alert_book(&self.book);
-        self.observe("grading", clock);
-
-        let clock = Instant::now();
-        for alert in &alerts {
-            let json = serde_json::to_vec(alert).map_err(|e| PipelineError::Internal(e.to_string()))?;
-            sink.send(&alert.queue, &alert.township_code, &json)?;
-            self.metrics.records_out.with_label_values(&[&alert.queue]).inc();
-            self.metrics.alert_written(alert, read_at);
-        }
-        self.observe("fanout", clock);
-        Ok(alerts)
+        Ok(())
     }
 
     /// Ends a replay: records still waiting can no longer be matched and are dead-lettered.
@@ -477,48 +519,59 @@ impl Pipeline {
         }
         // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
         let every_row = grader.grades_without_hits() || self.shadow.is_some() || self.snapshots.is_some();
+        let judged_from = self.state.judged_from();
         let mut alerts = Vec::new();
-        for (code, month) in &evaluation.evaluated {
-            let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
-            if hits.is_empty() && !every_row {
-                continue;
-            }
+        // `evaluated` is sorted by household: one household's months at a time.
+        for months in evaluation.evaluated.chunk_by(|a, b| a.0 == b.0) {
+            let code = &months[0].0;
             let Some(household) = HouseholdCode::parse(code) else { continue };
             let Some(h) = self.state.household(&household) else { continue };
-            let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
-            let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
-            let input = grading_input(&household, h, row, before, hits, self.poverty_line);
-            let assessment = grader.grade(&input);
-            let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
+            let category = h.profile.category.code().to_owned();
+            let mut served = Vec::with_capacity(months.len());
+            let mut shadowed = Vec::new();
+            for (_, month) in months {
+                let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
+                if hits.is_empty() && !every_row {
+                    served.push((*month, None));
+                    continue;
+                }
+                let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
+                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
+                let input = grading_input(&household, h, row, before, hits, self.poverty_line);
+                let assessment = grader.grade(&input);
+                let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
+                if let Some(shadow) = &self.shadow {
+                    let a = shadow.grader.grade(&input);
+                    if let Some(a) = &a {
+                        rules_grade = Some(a.grade);
+                    }
+                    shadowed.push((*month, a));
+                }
+                self.drift.observe(&input.features);
+                if let Some(snapshots) = &mut self.snapshots {
+                    snapshots.push(SnapshotRow {
+                        household_code: code.clone(),
+                        month: *month,
+                        rules_grade,
+                        features: input.features,
+                    });
+                }
+                served.push((*month, assessment));
+            }
+            for (alert, stood_at) in self.book.update(&household, &category, served, judged_from, &stamp, &detected_at) {
+                tally(&mut self.stats, &alert, stood_at, self.keep_alert_lists);
+                if alert.status == AlertStatus::Raised {
+                    self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
+                }
+                alerts.push(alert);
+            }
             if let Some(shadow) = &mut self.shadow {
-                if let Some(a) = shadow.grader.grade(&input) {
-                    rules_grade = Some(a.grade);
-                    let shadow_stamp =
-                        GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
-                    let alert = shadow.book.raise(&household, &input.category, *month, a, &shadow_stamp, &detected_at);
-                    if let (Some(alert), true) = (alert, self.keep_alert_lists) {
-                        self.stats.shadow_alerted.push((alert.household_code, alert.month, alert.grade));
+                let stamp = GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
+                for (alert, _) in shadow.book.update(&household, &category, shadowed, judged_from, &stamp, &detected_at) {
+                    if self.keep_alert_lists {
+                        stand(&mut self.stats.shadow_alerted, &alert);
                     }
                 }
-            }
-            self.drift.observe(&input.features);
-            if let Some(snapshots) = &mut self.snapshots {
-                snapshots.push(SnapshotRow {
-                    household_code: code.clone(),
-                    month: *month,
-                    rules_grade,
-                    features: input.features,
-                });
-            }
-            let Some(assessment) = assessment else { continue };
-            if let Some(alert) = self.book.raise(&household, &input.category, *month, assessment, &stamp, &detected_at) {
-                let key = (alert.county_code.clone(), alert.grade);
-                *self.stats.alerts.entry(key).or_default() += 1;
-                if self.keep_alert_lists {
-                    self.stats.alerted.push((alert.household_code.clone(), alert.month.clone(), alert.grade));
-                }
-                self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
-                alerts.push(alert);
             }
         }
         if let Some(snapshots) = &mut self.snapshots {
@@ -551,6 +604,45 @@ impl Pipeline {
         let seconds = since.elapsed().as_secs_f64();
         self.metrics.batch_duration.with_label_values(&[stage]).observe(seconds);
         *self.stats.stage_seconds.entry(stage).or_default() += seconds;
+    }
+}
+
+/// What one batch's judgements produced, over the evaluations it ran.
+#[derive(Default)]
+struct Judged {
+    alerts: Vec<Alert>,
+    hits: Vec<Hit>,
+    /// Households judged, with the first month judged, for the insurance side.
+    touched: BTreeMap<HouseholdCode, Month>,
+}
+
+/// Keeps the run's counts up to date with one message: alerts standing per county and grade,
+/// revisions, withdrawals, and (when kept) the list of alerts standing.
+fn tally(stats: &mut RunStats, alert: &Alert, stood_at: Option<Grade>, keep_list: bool) {
+    if let Some(g) = stood_at {
+        if let Some(n) = stats.alerts.get_mut(&(alert.county_code.clone(), g)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+    match alert.status {
+        AlertStatus::Withdrawn => stats.alert_withdrawals += 1,
+        status => {
+            *stats.alerts.entry((alert.county_code.clone(), alert.grade)).or_default() += 1;
+            stats.alert_revisions += u64::from(status == AlertStatus::Revised);
+        }
+    }
+    if keep_list {
+        stand(&mut stats.alerted, alert);
+    }
+}
+
+/// Updates a list of alerts standing with one message.
+fn stand(standing: &mut BTreeMap<(String, String), Grade>, alert: &Alert) {
+    let key = (alert.household_code.clone(), alert.month.clone());
+    if alert.status == AlertStatus::Withdrawn {
+        standing.remove(&key);
+    } else {
+        standing.insert(key, alert.grade);
     }
 }
 

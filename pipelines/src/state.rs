@@ -73,6 +73,10 @@ pub struct State {
     waiting_reversals: HashMap<HouseholdCode, Vec<WaitingReversal>>,
     /// Households touched since the last evaluation, with the earliest month touched.
     touched: HashMap<HouseholdCode, Month>,
+    /// Every household is to be judged again from this month on: the newest month moved on
+    /// (the month that was open is closed, its income no longer filled in) or the oldest moved
+    /// back (the feeds begin earlier).
+    touch_all_from: Option<Month>,
     /// Households whose held state changed since the last [`State::take_changed`].
     changed: HashSet<HouseholdCode>,
     newest: Option<Month>,
@@ -89,6 +93,7 @@ impl State {
             parked: HashMap::new(),
             waiting_reversals: HashMap::new(),
             touched: HashMap::new(),
+            touch_all_from: None,
             changed: HashSet::new(),
             newest: None,
             oldest: None,
@@ -168,11 +173,11 @@ impl State {
                 self.households.insert(code.clone(), Household::new(entry));
             }
         }
-        // A profile change alters every month's figures from its effective date on. Only the
-        // roster decides how far back: `take_touched` clips to the window when the batch is
-        // evaluated, so the months re-evaluated do not depend on which other feeds' records
-        // arrived before the roster entry (on Kafka, any may).
-        let from = since;
+        // The figures of every month are computed with the current profile, so a profile change
+        // re-judges every month that can still be judged (`take_touched` clips to those), not
+        // only those from its effective date: otherwise a month judged before the change and
+        // one judged after it would depend on where the batches fell.
+        let from = self.oldest.map_or(since, |o| o.min(since));
         self.touch(code.clone(), from);
         self.changed.insert(code.clone());
         for (provenance, event) in self.parked.remove(&code).unwrap_or_default() {
@@ -208,8 +213,43 @@ impl State {
     }
 
     fn see_month(&mut self, m: Month) {
+        match self.newest {
+            Some(n) if m > n => self.touch_all(n),
+            _ => {}
+        }
+        match self.oldest {
+            Some(o) if m < o => self.touch_all(m),
+            _ => {}
+        }
+        self.extend_watermarks(m);
+    }
+
+    /// Moves the watermarks to include `m`, judging nothing again (a restore: the months were
+    /// judged before the checkpoint).
+    fn extend_watermarks(&mut self, m: Month) {
         self.newest = Some(self.newest.map_or(m, |n| n.max(m)));
         self.oldest = Some(self.oldest.map_or(m, |o| o.min(m)));
+    }
+
+    fn touch_all(&mut self, from: Month) {
+        self.touch_all_from = Some(self.touch_all_from.map_or(from, |f| f.min(from)));
+    }
+
+    /// Whether applying `event` would move the newest month on. A batch judges what is pending
+    /// before it does, so that no month leaves the judged window (and no open month closes)
+    /// between being touched and being judged; it may say yes when the record turns out to
+    /// change nothing, which costs an evaluation and changes no result.
+    pub fn would_advance(&self, event: &Event) -> bool {
+        let (Some(newest), Some(code)) = (self.newest, event.household()) else { return false };
+        match event {
+            Event::Roster(_) => self.parked.get(code).is_some_and(|w| w.iter().any(|(_, e)| e.month() > newest)),
+            _ => event.month() > newest,
+        }
+    }
+
+    /// Whether some household waits to be judged.
+    pub fn has_touched(&self) -> bool {
+        !self.touched.is_empty() || self.touch_all_from.is_some()
     }
 
     fn touch(&mut self, code: HouseholdCode, m: Month) {
@@ -252,6 +292,11 @@ impl State {
     /// Takes the households to re-evaluate, each with the first month to report on (never
     /// before [`State::judged_from`]: a late record older than that changes no judgement).
     pub fn take_touched(&mut self) -> Vec<(HouseholdCode, Month)> {
+        if let Some(from) = self.touch_all_from.take() {
+            for code in self.households.keys() {
+                self.touched.entry(code.clone()).and_modify(|t| *t = (*t).min(from)).or_insert(from);
+            }
+        }
         let start = self.judged_from();
         let mut touched: Vec<_> = self
             .touched
@@ -411,11 +456,11 @@ impl State {
     ) {
         self.forget(&code);
         for m in seen {
-            self.see_month(*m);
+            self.extend_watermarks(*m);
         }
         if let Some(h) = household {
             for event in h.records() {
-                self.see_month(event.month());
+                self.extend_watermarks(event.month());
             }
             self.households.insert(code.clone(), h);
         }
