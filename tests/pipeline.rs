@@ -525,3 +525,35 @@ async fn any_arrival_order_gives_the_event_time_ledger() {
         }
     }
 }
+
+/// While a month is the newest its income is still arriving (filled from last year's); when the
+/// next month begins it is closed, and every household is judged again from it, also those
+/// without a record in the new month, so that no month's final judgement is the open one's.
+#[tokio::test]
+async fn a_new_month_judges_every_household_again_from_the_month_it_closes() {
+    const OTHER: &str = "420922101201-0043";
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut poor = roster();
+    poor["household_code"] = json!(OTHER);
+    poor["members"] = json!(1);
+    poor["labor_count"] = json!(1);
+    poor["chronic_patients"] = json!(0);
+    poor["baseline_income"] = json!("6000.00");
+    let mut other_bill = bill("O1", "2024-06", 100, "settled");
+    other_bill["household_code"] = json!(OTHER);
+    let first = vec![
+        record(Topic::Roster, 1, roster()),
+        record(Topic::Roster, 2, poor),
+        record(Topic::Medical, 1, bill("S1", "2024-06", 2000, "settled")),
+        record(Topic::Medical, 2, other_bill),
+    ];
+    p.process(first, &mut sink).await.unwrap();
+    let below = |p: &fangpin_pipelines::Pipeline| -> Vec<(String, String)> {
+        p.last_hits().iter().filter(|h| h.code == "below_line").map(|h| (h.household_code.clone(), h.month.to_string())).collect()
+    };
+    assert_eq!(below(&p), [(OTHER.to_owned(), "2024-06".to_owned())]);
+    // Only the first household has a July record; the second is judged again from June all the same.
+    p.process(vec![record(Topic::Medical, 3, bill("S2", "2024-07", 2000, "settled"))], &mut sink).await.unwrap();
+    assert_eq!(below(&p), [(OTHER.to_owned(), "2024-06".to_owned()), (OTHER.to_owned(), "2024-07".to_owned())]);
+}
