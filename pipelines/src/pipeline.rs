@@ -1,5 +1,11 @@
 //! The micro-batch loop: decode → state → indicators (SQL) → grading → fan-out.
 //!
+//! Where a batch ends changes no alert: before a record moves the newest month on, the
+//! households touched so far are judged (so no touched month leaves the judged window, nor
+//! closes, unjudged), the window is pruned at once, and the month that closed is judged again
+//! for every household. The alert book then revises or withdraws each household-month's alert
+//! under its one id ([`crate::alerts`]).
+//!
 //! Every record read ends in exactly one place: applied to state, counted as a duplicate, or
 //! dead-lettered with its reason. Records for households not on the roster wait for their
 //! roster entry; at the end of a replay ([`Pipeline::finish`]) those still waiting, and
