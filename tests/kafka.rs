@@ -385,11 +385,19 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
     let extra: Vec<_> = got.iter().filter(|(k, _)| !expected.contains_key(*k)).take(3).collect();
     assert_eq!(got.len(), expected.len(), "households only the failover run holds (first 3): {extra:?}");
 
-    // And every household the reference sends a door visit is sent one.
-    let high = |topic: &str| -> BTreeSet<String> {
-        consume(&broker, topic).iter().filter(|m| m["value"]["grade"] == "high").map(|m| m["value"]["household_code"].as_str().unwrap().to_owned()).collect()
-    };
-    let (expected, got) = (high("ref.alerts"), high("alerts"));
+    // And every household the reference ends with a door visit for is sent one. (Revisions on
+    // the way differ with the batches: the reference's intermediate grades are not compared.)
+    let standing_high: BTreeSet<String> = crate::support::standing_alerts(&alert_messages(&broker, &["ref.alerts"]))
+        .into_values()
+        .filter(|a| a["grade"] == "high")
+        .map(|a| a["household_code"].as_str().unwrap().to_owned())
+        .collect();
+    let sent_high: BTreeSet<String> = alert_messages(&broker, &["alerts"])
+        .iter()
+        .filter(|a| a["grade"] == "high" && a["status"] != "withdrawn")
+        .map(|a| a["household_code"].as_str().unwrap().to_owned())
+        .collect();
+    let (expected, got) = (standing_high, sent_high);
     assert!(expected.len() > 20, "too few high alerts in the reference: {}", expected.len());
     let missing: Vec<_> = expected.difference(&got).take(5).collect();
     assert!(missing.is_empty(), "households the reference visits and the failover run does not (first 5): {missing:?}");
