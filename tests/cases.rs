@@ -16,7 +16,7 @@ use fangpin_cases::{audit, ingest, outbox::AppendDir, CasesConfig, Store};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, Event, Pseudonymiser, Topic};
 use fangpin_models::{Grade, Reason};
-use fangpin_pipelines::alerts::GraderStamp;
+use fangpin_pipelines::alerts::{AlertStatus, GraderStamp};
 use fangpin_pipelines::Alert;
 
 pub use crate::support::free_port;
@@ -32,7 +32,7 @@ pub fn alert(id: &str, household: &str, grade: Grade, codes: &[&str], supersedes
     Alert {
         alert_id: id.to_owned(),
         revision: 1,
-        status: fangpin_pipelines::alerts::AlertStatus::Raised,
+        status: AlertStatus::Raised,
         changes: Vec::new(),
         moved_from: None,
         household_code: household.to_owned(),
@@ -297,6 +297,31 @@ fn suite(url: &str) {
     assert_eq!(svc.scalar("SELECT revision FROM tasks WHERE alert_id = 'aaaa0002-00000000-00000002'"), 2);
     write_queues(&svc.queues, &alerts);
     svc.ingest();
+
+    // A withdrawal (the risk went away) closes the task as withdrawn; the raising revision read
+    // again changes nothing; a later revision opens it again, and a second withdrawal closes it.
+    let id = "bbbb0002-00000000-00000002";
+    let status = || svc.scalar(&format!("SELECT CASE status WHEN 'open' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 0 END FROM tasks WHERE alert_id = '{id}'"));
+    let revision = |n: u32, status: AlertStatus| Alert {
+        revision: n,
+        status,
+        reasons: if status == AlertStatus::Withdrawn { Vec::new() } else { alert(id, "420922102201-0002", Grade::Medium, &["income_loss"], None).reasons },
+        changes: if status == AlertStatus::Withdrawn { vec!["withdrawn: no risk found any more".to_owned()] } else { Vec::new() },
+        ..alert(id, "420922102201-0002", Grade::Medium, &["income_loss"], None)
+    };
+    let mut sent = vec![revision(1, AlertStatus::Raised)];
+    for (next, expected) in [
+        (revision(2, AlertStatus::Withdrawn), 2),
+        (revision(1, AlertStatus::Raised), 2),
+        (revision(3, AlertStatus::Revised), 1),
+        (revision(4, AlertStatus::Withdrawn), 2),
+    ] {
+        sent.push(next);
+        write_queues(&svc.queues, &[alerts.clone(), sent.clone()].concat());
+        svc.ingest();
+        assert_eq!(status(), expected, "after revision {} ({:?})", sent.last().unwrap().revision, sent.last().unwrap().status);
+    }
+    assert_eq!(svc.scalar(&format!("SELECT alert_revision FROM tasks WHERE alert_id = '{id}'")), 4);
 
     // Township A sees its own open tasks only: door visits first, the superseded one gone.
     let a = login(&base, "cadre-a");

@@ -205,32 +205,34 @@ pub async fn apply_alert(
             (Applied::Created, 1, method.to_owned())
         }
         Some(row) => {
+            // A later revision of the alert applies even when its content was seen before
+            // (figures that went back); the same revision again is a replay.
+            let newer = alert_revision > row.try_get::<i64, _>("alert_revision")?;
             // A withdrawn task raised again is open again, for the content it now carries.
-            if row.try_get::<String, _>("status")? == "withdrawn" {
-                sqlx::query("UPDATE tasks SET status = 'open', closed_reason = NULL, alert_revision = $1 WHERE alert_id = $2")
-                    .bind(alert_revision)
+            if newer && row.try_get::<String, _>("status")? == "withdrawn" {
+                sqlx::query("UPDATE tasks SET status = 'open', closed_reason = NULL WHERE alert_id = $1")
                     .bind(alert.alert_id.clone())
                     .execute(&mut *tx)
                     .await?;
                 audit::append(tx, "queue", "task.reopened", &alert.alert_id, &serde_json::json!({"alert_revision": alert_revision}))
                     .await?;
             }
-            // Any content the id already carried is a replay, not a revision: queues replayed
-            // from the start, or two queue topics read in another order than they were
-            // written, must not turn a task back to an older content.
-            let seen = sqlx::query("SELECT grade, score, reasons FROM task_revisions WHERE alert_id = $1")
-                .bind(alert.alert_id.clone())
-                .fetch_all(&mut *tx)
-                .await?;
-            // A later revision of the alert applies even when its content was seen before
-            // (figures that went back); the same revision again is a replay.
-            let newer = alert_revision > row.try_get::<i64, _>("alert_revision")?;
-            for earlier in seen.iter().filter(|_| !newer) {
-                let same = earlier.try_get::<String, _>("grade")? == grade
-                    && earlier.try_get::<String, _>("reasons")? == reasons
-                    && (earlier.try_get::<f64, _>("score")? - alert.score).abs() < 1e-9;
-                if same {
-                    return Ok(Applied::Unchanged);
+            // Under the same revision number (queues written before alerts had revisions), any
+            // content the id already carried is a replay: queues replayed from the start, or
+            // two queue topics read in another order than they were written, must not turn a
+            // task back to an older content.
+            if !newer {
+                let seen = sqlx::query("SELECT grade, score, reasons FROM task_revisions WHERE alert_id = $1")
+                    .bind(alert.alert_id.clone())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for earlier in &seen {
+                    let same = earlier.try_get::<String, _>("grade")? == grade
+                        && earlier.try_get::<String, _>("reasons")? == reasons
+                        && (earlier.try_get::<f64, _>("score")? - alert.score).abs() < 1e-9;
+                    if same {
+                        return Ok(Applied::Unchanged);
+                    }
                 }
             }
             let revision = row.try_get::<i64, _>("revision")? + 1;

@@ -111,9 +111,10 @@ pub fn alert_id(household: &str, month: Month) -> String {
 const FOLLOW_UP_MONTHS: i32 = 3;
 
 /// An alert standing for a household: what the follow-up policy compares the next months with.
+/// Its id is the household's and the month's ([`alert_id`]); checkpoints written before ids
+/// were carry an `id` too, which is ignored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Raised {
-    id: String,
     month: Month,
     grade: Grade,
     codes: Vec<String>,
@@ -214,12 +215,11 @@ impl Policy {
     }
 
     /// Folds the months before `judged_from`, which no batch will judge again, into `settled`.
-    fn settle_before(&mut self, household: &HouseholdCode, judged_from: Month) {
+    fn settle_before(&mut self, judged_from: Month) {
         let keep = self.months.partition_point(|m| m.month < judged_from);
         for m in self.months.drain(..keep) {
             if let Some(s) = m.standing() {
-                let id = alert_id(household.as_str(), m.month);
-                self.settled = Some(Raised { id, month: m.month, grade: s.grade, codes: s.codes.clone() });
+                self.settled = Some(Raised { month: m.month, grade: s.grade, codes: s.codes.clone() });
             }
         }
     }
@@ -247,18 +247,18 @@ fn reconcile(
     let mut last = policy.settled.clone();
     let mut out = Vec::new();
     for MonthEntry { month, assessed, sent } in &mut policy.months {
-        let id = alert_id(household.as_str(), *month);
         let covered_by = match (assessed.as_ref(), last.as_ref()) {
             (Some(a), Some(p)) if p.covers(*month, a) => Some(p.month),
             _ => None,
         };
         let wanted = assessed.as_ref().filter(|_| covered_by.is_none());
         let stood_at = sent.as_ref().filter(|s| !s.withdrawn).map(|s| s.grade);
-        let base = |grade| blank_alert(&id, household, category, *month, grade, grader, detected_at);
+        let base = |grade| blank_alert(household, category, *month, grade, grader, detected_at);
         match (wanted, sent.as_ref()) {
             (Some(a), previous) => {
-                let supersedes = last.as_ref().map(|p| p.id.clone());
+                let supersedes = last.as_ref().map(|p| alert_id(household.as_str(), p.month));
                 let digest = a.digest(supersedes.as_deref());
+                let codes = a.sorted_codes();
                 if previous.is_none_or(|s| s.withdrawn || s.digest != digest) {
                     let (revision, status, changes, moved_from) = match previous {
                         None => (1, AlertStatus::Raised, Vec::new(), None),
@@ -279,10 +279,9 @@ fn reconcile(
                         ..base(a.grade)
                     };
                     out.push((alert, stood_at));
-                    let codes = a.sorted_codes();
-                    *sent = Some(Sent { revision, grade: a.grade, score: a.score, codes, digest, withdrawn: false });
+                    *sent = Some(Sent { revision, grade: a.grade, score: a.score, codes: codes.clone(), digest, withdrawn: false });
                 }
-                last = Some(Raised { id, month: *month, grade: a.grade, codes: a.sorted_codes() });
+                last = Some(Raised { month: *month, grade: a.grade, codes });
             }
             (None, Some(s)) if !s.withdrawn => {
                 let why = match covered_by {
@@ -308,7 +307,6 @@ fn reconcile(
 
 /// An alert for `household`'s `month` with no content yet: first revision, no reasons.
 fn blank_alert(
-    id: &str,
     household: &HouseholdCode,
     category: &str,
     month: Month,
@@ -317,7 +315,7 @@ fn blank_alert(
     detected_at: &str,
 ) -> Alert {
     Alert {
-        alert_id: id.to_owned(),
+        alert_id: alert_id(household.as_str(), month),
         revision: 1,
         status: AlertStatus::Raised,
         changes: Vec::new(),
@@ -393,7 +391,7 @@ impl AlertBook {
         let policy = self.policies.entry(household.clone()).or_default();
         let before = policy.clone();
         if let Some(from) = judged_from {
-            policy.settle_before(household, from);
+            policy.settle_before(from);
         }
         for (month, a) in judged {
             policy.assess(month, a.map(|a| Assessed { grade: a.grade, score: a.score, reasons: a.reasons }));

@@ -261,21 +261,18 @@ impl Pipeline {
         let mut clock = Instant::now();
         let mut judged = Judged::default();
         for (record, event) in events {
-            if self.state.would_advance(&event) && self.state.has_touched() {
+            if self.state.would_advance(&event) {
                 // Judge what is pending before the month moves on: then every month is judged
                 // last with the same records, wherever the batch boundaries fall.
                 self.observe("state", clock);
                 self.judge_pending(&mut judged).await?;
                 clock = Instant::now();
             }
-            let newest = self.state.newest();
             self.apply(sink, record, event)?;
-            if self.state.newest() != newest {
-                // At once, not at the end of the batch: what a month's figures are computed
-                // from (an unemployed worker's last wage, for one) must not depend on when
-                // the batch that moved the window on ended.
-                self.prune(sink)?;
-            }
+            // At once, not at the end of the batch: what a month's figures are computed from
+            // (an unemployed worker's last wage, for one) must not depend on when the batch
+            // that moved the window on ended. A no-op until the window moves.
+            self.prune(sink)?;
         }
         self.expire_waiting(chrono::Utc::now().timestamp(), sink)?;
         self.prune(sink)?;

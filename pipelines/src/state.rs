@@ -81,6 +81,10 @@ pub struct State {
     changed: HashSet<HouseholdCode>,
     newest: Option<Month>,
     oldest: Option<Month>,
+    /// The window start and newest month of the last [`State::prune`]: nothing held is older,
+    /// and no waiting reversal is, so until the newest month moves on (or a restore brings
+    /// records from elsewhere) a prune has nothing to do.
+    pruned_for: Option<(Month, Month)>,
     /// How many months before the newest the indicators may look back (trailing sums).
     history_months: i32,
 }
@@ -97,6 +101,7 @@ impl State {
             changed: HashSet::new(),
             newest: None,
             oldest: None,
+            pruned_for: None,
             history_months,
         }
     }
@@ -316,6 +321,11 @@ impl State {
     /// that waited for a settlement now too old to be accepted (to be dead-lettered).
     pub fn prune(&mut self) -> Vec<Provenance> {
         let Some(start) = self.window_start() else { return Vec::new() };
+        let key = self.newest.map(|n| (start, n));
+        if self.pruned_for == key {
+            return Vec::new();
+        }
+        self.pruned_for = key;
         for (code, h) in &mut self.households {
             if h.prune(start) {
                 self.changed.insert(code.clone());
@@ -455,6 +465,8 @@ impl State {
         seen: &[Month],
     ) {
         self.forget(&code);
+        // Its records were pruned against the writer's window, not necessarily this one's.
+        self.pruned_for = None;
         for m in seen {
             self.extend_watermarks(*m);
         }
