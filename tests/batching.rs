@@ -82,6 +82,15 @@ async fn batch_sizes_give_the_same_alerts_and_state() {
     assert!(grades.len() >= 2, "the alerts should span grades: {grades:?}");
     for batch in [1_000, 7_000, 50_000] {
         let run = replay(&world, batch).await;
+        eprintln!(
+            "batches of {batch}: {} alerts standing, {} revisions and {} withdrawals sent (one batch: {}, {}, {})",
+            run.alerts.len(),
+            run.revisions,
+            run.withdrawals,
+            whole.alerts.len(),
+            whole.revisions,
+            whole.withdrawals
+        );
         // The revision path must be exercised for the comparison to mean something.
         if batch == 1_000 {
             assert!(run.revisions > 0 && run.withdrawals > 0, "no revision or withdrawal in batches of 1,000");
