@@ -59,11 +59,12 @@ import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURES_SQL = REPO / "pipelines" / "sql" / "household_features.sql"
+WINDOWS_SQL = REPO / "pipelines" / "sql" / "trailing_windows.sql"
 INDICATORS_DIR = REPO / "pipelines" / "indicators"
 
 # fangpin's defaults (src/config.rs, pipelines/src/pipeline.rs, connectors DecoderConfig).
 POVERTY_LINE = "8000"
-HISTORY_MONTHS = 12
+HISTORY_MONTHS = 15  # PipelineConfig::default().history_months
 COUNTIES = ["420902", "420921", "420922", "420923", "420981", "420982", "420984"]
 
 # Contract topics and their fields (shared/contracts.md). Every field is read as DuckDB JSON,
@@ -391,9 +392,10 @@ SELECT * FROM (
 WHERE month_idx BETWEEN (SELECT first FROM win) AND (SELECT last FROM win);
 """ for name, (source, key) in NATURAL_KEYS.items())
 
-# household_months exactly as pipelines/src/table.rs builds it (same columns, same order).
+# The month figures exactly as pipelines/src/table.rs builds them (`raw_batch`: same columns,
+# same order); `sql/trailing_windows.sql` adds the trailing windows to make household_months.
 HOUSEHOLD_MONTHS = """
-CREATE TABLE household_months AS
+CREATE TABLE month_figures AS
 WITH months AS (
   SELECT CAST(range AS INTEGER) AS month_idx
   FROM range((SELECT first FROM win), (SELECT last FROM win) + 1)),
@@ -411,7 +413,8 @@ work AS (
 emp AS (
   SELECT household_code, month_idx, SUM(wage) AS wages,
          SUM(CASE WHEN status = 'unemployed' THEN COALESCE(normal_wage, 0) ELSE 0 END) AS wage_loss,
-         COUNT(*) FILTER (WHERE status = 'unemployed') AS unemployed_workers
+         COUNT(*) FILTER (WHERE status = 'unemployed') AS unemployed_workers,
+         COUNT(*) AS workers_reported
   FROM work GROUP BY ALL),
 agri AS (
   SELECT household_code, month_idx, SUM(expected_income) AS farm_expected, SUM(actual_income) AS farm_actual,
@@ -442,14 +445,15 @@ SELECT
   -- entries or records touched, clipped to the window: the window's first month whenever the
   -- roster entry took effect by then (every simulated household's does, on 2024-01-01).
   CAST((SELECT first FROM win) AS INTEGER) AS eval_from,
+  -- The feeds begin in the oldest month seen (no `[pipeline] feeds_start`), and the newest
+  -- month is the one still open.
+  CAST((SELECT first FROM win) AS INTEGER) AS feeds_start,
+  CAST((SELECT last FROM win) AS INTEGER) AS open_month,
   CAST(COALESCE(med.inpatient_bills, 0) AS INTEGER) AS inpatient_bills,
   CAST(COALESCE(emp.unemployed_workers, 0) AS INTEGER) AS unemployed_workers,
   CAST(COALESCE(dis.house_damage, 0) AS INTEGER) AS house_damage,
+  CAST(COALESCE(emp.workers_reported, 0) AS INTEGER) AS workers_reported,
   p.baseline_income,
-  -- Last year's net income spread evenly (rounded half to even to the fen), less wages lost
-  -- this month, never below zero (MonthRow::monthly_income).
-  CAST(GREATEST(CAST(CAST(monthly_fen(CAST(p.baseline_income * 100 AS BIGINT)) AS DECIMAL(18,0)) * 0.01 AS DECIMAL(18,2))
-                - COALESCE(emp.wage_loss, 0), 0) AS DECIMAL(18,2)) AS monthly_income,
   CAST(COALESCE(emp.wages, 0) AS DECIMAL(18,2)) AS wages,
   CAST(COALESCE(emp.wage_loss, 0) AS DECIMAL(18,2)) AS wage_loss,
   CAST(COALESCE(agri.farm_expected, 0) AS DECIMAL(18,2)) AS farm_expected,
@@ -508,12 +512,25 @@ SELECT
 
 
 def features_sql():
-    """household_features.sql with its one division made exact (see exact_div)."""
+    """trailing_windows.sql, then household_features.sql with its divisions made exact (see
+    exact_div): DuckDB's `/` on DECIMAL gives DOUBLE."""
     sql = FEATURES_SQL.read_text()
-    head, tail = "(m.baseline_income\n", ") / m.members AS per_capita_income"
-    if sql.count(head) != 1 or sql.count(tail) != 1:
-        sys.exit(f"{FEATURES_SQL} changed: adapt the per_capita_income rewrite in {__file__}")
-    return sql.replace(head, "exact_div((m.baseline_income\n").replace(tail, "), m.members) AS per_capita_income")
+    exact = [
+        ("m.baseline_income * (12 - m.feed_months) / 12 AS filled_income_12m",
+         "exact_div(m.baseline_income * (12 - m.feed_months), 12) AS filled_income_12m"),
+        ("CAST(t.income_12m / 12 AS DECIMAL(18, 2)) AS monthly_income",
+         "CAST(exact_div(t.income_12m, 12) AS DECIMAL(18, 2)) AS monthly_income"),
+        ("t.net_income_12m / t.members AS per_capita_income",
+         "exact_div(t.net_income_12m, t.members) AS per_capita_income"),
+        # A keyword in DuckDB (TRIM's TRAILING).
+        ("trailing AS (", "measure AS ("),
+        ("FROM trailing t", "FROM measure t"),
+    ]
+    for old, new in exact:
+        if sql.count(old) != 1:
+            sys.exit(f"{FEATURES_SQL} changed: adapt the exact divisions in {__file__}")
+        sql = sql.replace(old, new)
+    return WINDOWS_SQL.read_text().strip(), sql
 
 
 def indicators():
@@ -531,7 +548,7 @@ def run(world, threads, hits_out=None):
     # Raw tables must keep file order: rowid is the line's position, i.e. arrival order.
     con.execute("SET preserve_insertion_order = true")
     con.execute(MACROS)
-    features, indicator_sql = features_sql(), indicators()
+    (windows, features), indicator_sql = features_sql(), indicators()
     present = {t: world / f"{t}.ndjson" for t in TOPICS if (world / f"{t}.ndjson").is_file()}
     if not present:
         sys.exit(f"{world} holds no contract topic file")
@@ -572,6 +589,7 @@ def run(world, threads, hits_out=None):
     lap("household_months")
     con.execute(f"CREATE TABLE params AS SELECT CAST('{POVERTY_LINE}' AS DECIMAL(18,2)) AS poverty_line")
     # Materialised once and shared by every indicator, as fangpin's engine does.
+    con.execute(f"CREATE TABLE household_months AS {windows}")
     con.execute(f"CREATE TABLE household_features AS {features}")
     lap("features")
     hits = {}

@@ -16,3 +16,4 @@ mod observability;
 mod pipeline;
 mod soak;
 mod support;
+mod trailing;

@@ -1,64 +1,50 @@
 -- Per household-month figures shared by the indicators and the grader.
--- Input: household_months, one row per household and calendar month (China time) of the
--- retained window, money in yuan as DECIMAL(18,2); eval_from is the first month_idx this batch
--- must report on (earlier rows are history for the trailing sums); feeds_start the first month
--- the department feeds cover; open_month the month the stream is in.
--- The table is dense (every month of the window has a row, zeros where nothing happened), so the
--- trailing windows count rows: ROWS frames are far cheaper in DataFusion than RANGE frames.
+-- Input: household_months, one row per household and calendar month (China time) being judged
+-- and the three months before them, money in yuan as DECIMAL(18,2); eval_from is the first
+-- month_idx this batch must report on (earlier rows are there for trends); feeds_start the
+-- first month the department feeds cover; open_month the month the stream is in.
+-- Each row carries the month's own figures and its trailing windows over the last 3 or 12
+-- months (pipelines/src/trailing.rs; sql/trailing_windows.sql states them as SQL):
+--   <figure>_3m, <figure>_12m        sums over every month of the span
+--   house_damage_12m, workers_reported_12m   the largest value of the span
+--   unemployed_months_3m             months someone in the household was unemployed
+--   feed_months, fed_<figure>_12m    the months the feeds cover that are over (from
+--                                    feeds_start to the month before open_month), and their sums
+--   covered_<figure>_12m             sums over the months from feeds_start on, the open one too
 --
 -- The income measure is the programme's (../shared/domain.md): per-capita net income over the
 -- trailing 12 calendar months, ending with this one. Net income is what the feeds show the
 -- household earned (wages, farm income as assessed, every civil-affairs transfer) less the
 -- rigid costs it bore (out-of-pocket medical costs, schooling net of aid, direct disaster
 -- losses). The months of the window before the feeds began are filled with last year's net
--- income spread evenly, and so is the income of the month still open (open_month: the newest
--- month the stream has reached), whose wages and harvests are still arriving: judged on what
--- has arrived, every household would look poorer in the middle of a month. Its rigid costs
--- count as they arrive.
-WITH covered AS (
+-- income spread evenly, and so is the income of the month still open, whose wages and harvests
+-- are still arriving: judged on what has arrived, every household would look poorer in the
+-- middle of a month. Its rigid costs count as they arrive.
+WITH sums AS (
   SELECT
     m.*,
-    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month THEN 1 ELSE 0 END AS fed,
-    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month
-      THEN m.wages + m.farm_actual + m.transfers ELSE 0 END AS gross_income,
-    CASE WHEN m.month_idx >= m.feeds_start AND m.month_idx < m.open_month
-      THEN m.wages + m.farm_actual + m.transfers ELSE 0 END
-      - CASE WHEN m.month_idx >= m.feeds_start
-          THEN m.medical_oop + (m.education_fees - m.education_aid) + m.disaster_loss ELSE 0 END AS net_income
+    m.wage_loss_3m + m.farm_expected_3m - m.farm_actual_3m AS income_loss_3m,
+    m.wage_loss_12m + m.farm_expected_12m - m.farm_actual_12m AS income_loss_12m,
+    m.education_fees_12m - m.education_aid_12m AS education_net_12m,
+    m.farm_expected_12m - m.farm_actual_12m AS farm_shortfall_12m,
+    m.fed_wages_12m + m.fed_farm_actual_12m + m.fed_transfers_12m AS gross_income_12m,
+    m.covered_medical_oop_12m + (m.covered_education_fees_12m - m.covered_education_aid_12m)
+      + m.covered_disaster_loss_12m AS rigid_costs_12m,
+    -- Last year's income for the months of the 12 the feeds do not cover.
+    m.baseline_income * (12 - m.feed_months) / 12 AS filled_income_12m
   FROM household_months m
 ),
 trailing AS (
   SELECT
-    c.*,
-    SUM(c.wage_loss + c.farm_expected - c.farm_actual) OVER w3 AS income_loss_3m,
-    SUM(c.wage_loss + c.farm_expected - c.farm_actual) OVER w12 AS income_loss_12m,
-    SUM(c.education_fees - c.education_aid) OVER w12 AS education_net_12m,
-    SUM(CASE WHEN c.unemployed_workers > 0 THEN 1 ELSE 0 END) OVER w3 AS unemployed_months_3m,
-    SUM(c.wage_loss) OVER w3 AS wage_loss_3m,
-    SUM(c.farm_expected - c.farm_actual) OVER w12 AS farm_shortfall_12m,
-    SUM(c.medical_oop) OVER w3 AS medical_oop_3m,
-    SUM(c.medical_oop) OVER w12 AS medical_oop_12m,
-    SUM(c.inpatient_bills) OVER w3 AS inpatient_bills_3m,
-    SUM(c.disaster_loss) OVER w12 AS disaster_loss_12m,
-    MAX(c.house_damage) OVER w12 AS house_damage_12m,
-    SUM(c.temp_assistance) OVER w12 AS temp_assistance_12m,
-    -- Most members the employment feed reported on in a month: fewer than the roster's
-    -- workers means wages no feed shows.
-    MAX(c.workers_reported) OVER w12 AS workers_reported_12m,
-    -- Months of the trailing 12 the feeds cover (a window cut short by the retained history
-    -- counts only the months it holds; the rest are filled like the months before the feeds).
-    SUM(c.fed) OVER w12 AS feed_months,
-    CAST(SUM(c.gross_income) OVER w12 + c.baseline_income * (12 - SUM(c.fed) OVER w12) / 12 AS DECIMAL(18, 2)) AS income_12m,
-    CAST(SUM(c.net_income) OVER w12 + c.baseline_income * (12 - SUM(c.fed) OVER w12) / 12 AS DECIMAL(18, 2)) AS net_income_12m,
+    s.*,
+    CAST(s.gross_income_12m + s.filled_income_12m AS DECIMAL(18, 2)) AS income_12m,
+    CAST(s.gross_income_12m - s.rigid_costs_12m + s.filled_income_12m AS DECIMAL(18, 2)) AS net_income_12m,
     -- The older estimate, kept as a feature: last year's net income, less what was lost or
     -- spent on rigid costs since, plus temporary assistance received.
-    c.baseline_income
-      - SUM(c.wage_loss + c.farm_expected - c.farm_actual + c.medical_oop
-            + c.education_fees - c.education_aid + c.disaster_loss - c.temp_assistance) OVER w12 AS loss_estimate_12m
-  FROM covered c
-  WINDOW
-    w3 AS (PARTITION BY c.household_code ORDER BY c.month_idx ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
-    w12 AS (PARTITION BY c.household_code ORDER BY c.month_idx ROWS BETWEEN 11 PRECEDING AND CURRENT ROW)
+    s.baseline_income
+      - (s.income_loss_12m + s.medical_oop_12m + s.education_net_12m + s.disaster_loss_12m
+         - s.temp_assistance_12m) AS loss_estimate_12m
+  FROM sums s
 )
 SELECT
   t.*,

@@ -74,13 +74,15 @@ pub fn labels() -> Vec<String> {
     FEATURES.iter().map(|(_, l)| l.to_string()).collect()
 }
 
-/// Every source that computes a feature, hashed into [`version`]: the trailing sums, the table
-/// they read, the monthly figures built from the records, and this file (the vector, the
-/// list). The plan's thresholds the vector uses come from `fangpin_models::plan`.
-const SOURCES: [&str; 5] = [
+/// Every source that computes a feature, hashed into [`version`]: the features SQL, the table
+/// it reads and that table's trailing windows, the monthly figures built from the records, and
+/// this file (the vector, the list). The plan's thresholds the vector uses come from
+/// `fangpin_models::plan`.
+const SOURCES: [&str; 6] = [
     crate::indicators::FEATURES_SQL,
     include_str!("features.rs"),
     include_str!("table.rs"),
+    include_str!("trailing.rs"),
     include_str!("ledger.rs"),
     include_str!("../../models/src/plan.rs"),
 ];
@@ -101,7 +103,7 @@ fn version_of(sources: &[&str]) -> String {
 }
 
 /// The numeric columns of one evaluated household-month read from `household_features`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FeatureRow {
     values: [f64; COLUMNS.len()],
     /// Per-capita net income over the last 12 months, exact (the grading input keeps it as money).
@@ -143,7 +145,7 @@ const COLUMNS: [&str; 18] = [
 /// Reads the rows of `household_features` grading needs, keyed by household and month: the
 /// months reported on (from `eval_from`) and the three before them, which trends look back to.
 pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), FeatureRow>, PipelineError> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
     for batch in batches {
         let col = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| PipelineError::Internal(format!("household_features lacks {name}")))
@@ -158,18 +160,17 @@ pub fn read_rows(batches: &[RecordBatch]) -> Result<HashMap<(String, Month), Fea
         };
         let scale = u32::from(*scale as u8);
         let income = income.as_primitive::<Decimal128Type>();
-        let floats: Vec<_> = COLUMNS
+        let floats = COLUMNS
             .iter()
-            .map(|c| Ok(cast(col(c)?, &DataType::Float64)?))
+            .map(|c| Ok(cast(col(c)?, &DataType::Float64)?.as_primitive::<Float64Type>().clone()))
             .collect::<Result<Vec<_>, PipelineError>>()?;
         for i in 0..batch.num_rows() {
             let (month, eval_from) = (months.value(i), from.value(i));
-            if month < eval_from - 3 {
+            if month < eval_from - crate::table::LOOKBACK {
                 continue;
             }
             let mut values = [0.0; COLUMNS.len()];
-            for (value, array) in values.iter_mut().zip(&floats) {
-                let a = array.as_primitive::<Float64Type>();
+            for (value, a) in values.iter_mut().zip(&floats) {
                 *value = if a.is_null(i) { 0.0 } else { a.value(i) };
             }
             let per_capita_income = if income.is_null(i) {
@@ -267,6 +268,7 @@ mod tests {
             assert_ne!(version_of(&changed), version(), "a change to source {i} kept the feature version");
         }
         assert!(SOURCES[1].contains("pub fn vector("), "this file must be among the sources");
-        assert!(SOURCES[3].contains("pub fn months("), "the monthly figures must be among the sources");
+        assert!(SOURCES[3].contains("pub const WINDOWS"), "the trailing windows must be among the sources");
+        assert!(SOURCES[4].contains("pub fn months("), "the monthly figures must be among the sources");
     }
 }

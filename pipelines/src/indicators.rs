@@ -1,19 +1,21 @@
 //! Indicators as data: `.sql` files run by one reused DataFusion `SessionContext`.
 //!
-//! Per micro-batch the engine registers the touched households' rows as `household_months`,
-//! materialises `household_features` (trailing sums shared by every indicator, from
+//! Per micro-batch the engine fills `household_months` with the touched households' rows,
+//! materialises `household_features` (the figures shared by every indicator, from
 //! `sql/household_features.sql`) once, then runs each indicator file over it. An indicator
 //! returns `household_code`, `month_idx` and `detail` (the sentence with the figures); its code
 //! is the file name. `params` holds the configurable thresholds (`poverty_line`).
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use fangpin_connectors::event::Month;
 use rust_decimal::Decimal;
@@ -88,20 +90,38 @@ pub struct Evaluation {
 }
 
 /// Runs the indicators over batches of household-months.
+///
+/// Every query is planned and optimised once, at the first evaluation, over two tables whose
+/// contents each evaluation replaces: planning the eight queries again took ~0.3 s a batch,
+/// more than running them over a month of 20,000 households.
 pub struct Engine {
     ctx: SessionContext,
     indicators: Vec<Indicator>,
+    months: Arc<MemTable>,
+    plans: Mutex<Option<Arc<Plans>>>,
 }
+
+/// The optimised plans of the features view and of each indicator.
+struct Plans {
+    features: LogicalPlan,
+    features_table: Arc<MemTable>,
+    indicators: Vec<(String, LogicalPlan)>,
+}
+
+/// Partitions of each table: one per core.
+const PARTITIONS: usize = 2;
 
 impl Engine {
     /// An engine with one reused context; `poverty_line` in yuan per person per year.
     pub fn new(indicators: Vec<Indicator>, poverty_line: Decimal) -> Result<Engine, PipelineError> {
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(PARTITIONS));
         let schema = Arc::new(Schema::new(vec![Field::new("poverty_line", table::MONEY, false)]));
         let line = Decimal128Array::from(vec![money_to_fen(poverty_line)?]).with_precision_and_scale(18, 2)?;
         let params = RecordBatch::try_new(schema, vec![Arc::new(line)])?;
         ctx.register_batch("params", params)?;
-        Ok(Engine { ctx, indicators })
+        let months = Arc::new(MemTable::try_new(table::schema(), vec![Vec::new(); PARTITIONS])?);
+        ctx.register_table("household_months", months.clone())?;
+        Ok(Engine { ctx, indicators, months, plans: Mutex::new(None) })
     }
 
     /// Codes of the loaded indicators.
@@ -114,38 +134,70 @@ impl Engine {
         if months.num_rows() == 0 {
             return Ok(Evaluation::default());
         }
-        self.register("household_months", split(months))?;
-        let features = self.ctx.sql(FEATURES_SQL).await?.collect().await?;
+        let plans = self.plans().await?;
+        fill(&self.months, split(months)).await;
+        let features = self.run(&plans.features).await?;
         let feature_rows = crate::features::read_rows(&features)?;
         let mut evaluated: Vec<(String, Month)> =
             feature_rows.iter().filter(|(_, r)| r.reported).map(|(k, _)| k.clone()).collect();
         evaluated.sort_unstable();
-        self.register("household_features", features.into_iter().map(|b| vec![b]).collect())?;
+        let mut parts = vec![Vec::new(); PARTITIONS];
+        for (i, batch) in features.into_iter().enumerate() {
+            parts[i % PARTITIONS].push(batch);
+        }
+        fill(&plans.features_table, parts).await;
         let mut hits = Vec::new();
-        for indicator in &self.indicators {
+        for (code, plan) in &plans.indicators {
             let batches = self
-                .ctx
-                .sql(&indicator.sql)
+                .run(plan)
                 .await
-                .map_err(|e| PipelineError::Indicator { code: indicator.code.clone(), message: e.to_string() })?
-                .collect()
-                .await?;
+                .map_err(|e| PipelineError::Indicator { code: code.clone(), message: e.to_string() })?;
             for batch in &batches {
-                read_hits(&indicator.code, batch, &mut hits)?;
+                read_hits(code, batch, &mut hits)?;
             }
         }
         hits.sort_unstable();
         Ok(Evaluation { hits, evaluated, feature_rows })
     }
 
-    fn register(&self, name: &str, partitions: Vec<Vec<RecordBatch>>) -> Result<(), PipelineError> {
-        self.ctx.deregister_table(name)?;
-        let schema = match partitions.iter().flatten().next() {
-            Some(b) => b.schema(),
-            None => return Err(PipelineError::Internal(format!("no batch for {name}"))),
-        };
-        self.ctx.register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
-        Ok(())
+    /// The plans, made at the first call: an indicator that does not plan (a typo, a column
+    /// that does not exist) fails then, with its code.
+    async fn plans(&self) -> Result<Arc<Plans>, PipelineError> {
+        if let Some(plans) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(plans);
+        }
+        let state = self.ctx.state();
+        let features = state.optimize(self.ctx.sql(FEATURES_SQL).await?.logical_plan())?;
+        let schema = Arc::new(features.schema().as_arrow().clone());
+        let features_table = Arc::new(MemTable::try_new(schema, vec![Vec::new(); PARTITIONS])?);
+        self.ctx.deregister_table("household_features")?;
+        self.ctx.register_table("household_features", features_table.clone())?;
+        let mut indicators = Vec::with_capacity(self.indicators.len());
+        for indicator in &self.indicators {
+            let fail = |e: datafusion::error::DataFusionError| PipelineError::Indicator {
+                code: indicator.code.clone(),
+                message: e.to_string(),
+            };
+            let plan = self.ctx.sql(&indicator.sql).await.map_err(fail)?;
+            indicators.push((indicator.code.clone(), state.optimize(plan.logical_plan()).map_err(fail)?));
+        }
+        let plans = Arc::new(Plans { features, features_table, indicators });
+        *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(plans.clone());
+        Ok(plans)
+    }
+
+    /// Runs an optimised plan over the tables' current contents.
+    async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>, PipelineError> {
+        let state = self.ctx.state();
+        let physical = state.query_planner().create_physical_plan(plan, &state).await?;
+        Ok(collect(physical, self.ctx.task_ctx()).await?)
+    }
+}
+
+/// Replaces a table's contents, one list of batches per partition.
+async fn fill(table: &MemTable, parts: Vec<Vec<RecordBatch>>) {
+    for (slot, batches) in table.batches.iter().zip(parts.into_iter().chain(std::iter::repeat_with(Vec::new))) {
+        *slot.write().await = batches;
     }
 }
 
@@ -195,4 +247,49 @@ fn money_to_fen(v: Decimal) -> Result<i128, PipelineError> {
     let mut d = v.round_dp(2);
     d.rescale(2);
     Ok(d.mantissa())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::MonthFigures;
+    use crate::table::{to_batch, MonthRow};
+
+    fn rows(baseline_income: i64) -> RecordBatch {
+        let month = Month::new(2024, 3).unwrap();
+        let row = MonthRow {
+            household_code: "420902101201-0001".into(),
+            category: "marginal".into(),
+            members: 3,
+            labor_count: 2,
+            baseline_income: Decimal::from(baseline_income),
+            month,
+            eval_from: month,
+            feeds_start: month,
+            open_month: month.plus(1),
+            figures: MonthFigures::default(),
+        };
+        to_batch(&[row]).unwrap()
+    }
+
+    /// An analyst's indicator that names a column the features do not have fails with its
+    /// code and the column; the plans made at the first evaluation read each later one's rows.
+    #[tokio::test]
+    async fn a_bad_indicator_is_named_and_good_plans_are_reused() {
+        let typo = Indicator { code: "typo".into(), sql: "SELECT household_code, month_idx, detail FROM household_features WHERE incom_12m < 0".into() };
+        let engine = Engine::new(vec![typo], Decimal::from(8_000)).unwrap();
+        match engine.evaluate(rows(20_000)).await {
+            Err(PipelineError::Indicator { code, message }) => {
+                assert_eq!(code, "typo");
+                assert!(message.contains("incom_12m"), "{message}");
+            }
+            other => panic!("expected the indicator's error, got {other:?}"),
+        }
+        let engine = Engine::new(builtin(), Decimal::from(8_000)).unwrap();
+        // 20,000 a year for three people is under the line of 8,000 a head, 30,000 is not.
+        for (baseline, expected) in [(20_000, vec!["below_line"]), (30_000, vec![]), (20_000, vec!["below_line"])] {
+            let evaluation = engine.evaluate(rows(baseline)).await.unwrap();
+            assert_eq!(evaluation.hits.iter().map(|h| h.code.as_str()).collect::<Vec<_>>(), expected);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`state`]: every household, the retained window, what needs re-evaluation, records
 //!   waiting for their household's roster entry and reversals waiting for their settlement.
 //! - [`table`]: the `household_months` Arrow table the SQL reads.
+//! - [`trailing`]: the trailing 3- and 12-month windows each row of that table carries.
 //! - [`indicators`]: the SQL files (`indicators/*.sql`, `sql/household_features.sql`) and the
 //!   engine that runs them with one reused DataFusion context.
 //! - [`features`]: the model's versioned feature vector per household-month.
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod snapshot;
 pub mod state;
 pub mod table;
+pub mod trailing;
 pub mod training;
 
 pub use alerts::Alert;

@@ -539,7 +539,7 @@ impl Pipeline {
                     continue;
                 }
                 let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
-                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-3)));
+                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
                 let input = grading_input(&household, h, row, before, hits, self.poverty_line);
                 let assessment = grader.grade(&input);
                 let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
