@@ -15,7 +15,9 @@
 //! - [`registry`]: model versions on disk, promotion, and the hot-reloading grader source.
 //! - [`snapshot`]: feature snapshots to Parquet, partitioned by month.
 //! - [`training`]: snapshots joined with labels in SQL, for training and evaluation.
-//! - [`pipeline`]: the micro-batch loop tying it together.
+//! - [`pipeline`]: the micro-batch loop tying it together; its `grading` (served and shadow
+//!   graders, then the alert book) and `checkpoints` (what changed, checkpoint, restore).
+//! - [`stats`]: what a run has done so far, for summaries and tests.
 //! - [`checkpoint`]: one household's state as a versioned changelog record, written and
 //!   restored so that a deployment can move households between instances.
 //! - [`metrics`]: every Prometheus metric and the `/metrics` endpoint.
@@ -32,6 +34,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod snapshot;
 pub mod state;
+pub mod stats;
 pub mod table;
 pub mod trailing;
 pub mod training;

@@ -15,31 +15,32 @@
 //! each batch and restores it elsewhere: [`Pipeline::take_changed`], [`Pipeline::checkpoint`],
 //! [`Pipeline::clear_state`], [`Pipeline::restore`] (format in [`crate::checkpoint`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod checkpoints;
+mod grading;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use fangpin_connectors::event::{china_time, Event, HouseholdCode, Month};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{masked_copy_within, DeadLetter, Decoder, RejectReason, Rejection, Sink, SourceRecord};
-use fangpin_claims::{Claims, ClaimsMetrics, CountyPremium};
-use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
-
-use crate::features;
-use crate::registry::GraderSource;
-use crate::snapshot::{SnapshotRow, SnapshotWriter};
-use rust_decimal::Decimal;
-use serde::Serialize;
-
-use crate::alerts::{Alert, AlertBook, AlertStatus, GraderStamp};
-use crate::checkpoint;
+use fangpin_claims::{Claims, ClaimsMetrics};
 use fangpin_models::drift::DriftMonitor;
+use fangpin_models::Grader;
+use rust_decimal::Decimal;
 
+pub use grading::grading_input;
+pub use crate::stats::{ClaimTotals, RunStats};
+
+use crate::alerts::{Alert, AlertBook};
+use crate::features;
 use crate::error::PipelineError;
 use crate::indicators::{Engine, Evaluation, Hit, Indicator};
-use crate::features::FeatureRow;
-use crate::ledger::{Applied, Household};
+use crate::ledger::Applied;
 use crate::metrics::{Metrics, RecordOutcome};
+use crate::registry::GraderSource;
+use crate::snapshot::SnapshotWriter;
 use crate::state::{Outcome, Provenance, State};
 use crate::table::{self, MonthRow};
 
@@ -71,46 +72,6 @@ impl Default for PipelineConfig {
             feeds_start: None,
         }
     }
-}
-
-/// What a run has done so far, for summaries and tests.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct RunStats {
-    pub records_in: BTreeMap<String, u64>,
-    pub dead_letters: BTreeMap<String, u64>,
-    pub duplicates: u64,
-    pub corrections: u64,
-    /// Alerts standing (raised and not withdrawn), by county and latest grade.
-    pub alerts: BTreeMap<(String, Grade), u64>,
-    /// Messages that changed an alert already sent (other figures, reasons or grade).
-    pub alert_revisions: u64,
-    /// Messages that withdrew an alert.
-    pub alert_withdrawals: u64,
-    pub indicator_hits: BTreeMap<String, u64>,
-    /// Household and risk month of every alert standing, with its latest grade, for scoring
-    /// against ground truth; kept only when asked for ([`Pipeline::keep_alert_lists`]), since a
-    /// continuous run would grow it for ever.
-    pub alerted: BTreeMap<(String, String), Grade>,
-    /// The same for the shadow grader's alerts, which are recorded but never sent.
-    pub shadow_alerted: BTreeMap<(String, String), Grade>,
-    /// Grader name and version stamped on the last alerts.
-    pub grader: String,
-    /// Seconds spent in each stage of the micro-batch loop (decode, state, claims, sql, grading, fanout).
-    pub stage_seconds: BTreeMap<&'static str, f64>,
-    /// Claim events by coverage: claims raised, restatements, withdrawals, and what the claims
-    /// pay now (the sum of every event's adjustment).
-    pub claims: BTreeMap<String, ClaimTotals>,
-    /// Premiums of the insured households by county, as of the end of the run.
-    pub premiums: BTreeMap<String, CountyPremium>,
-}
-
-/// One coverage's claim events in a run.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct ClaimTotals {
-    pub claims: u64,
-    pub restatements: u64,
-    pub withdrawals: u64,
-    pub amount: Decimal,
 }
 
 /// A second grader run beside the served one, for comparison: its alerts are only counted.
@@ -500,90 +461,6 @@ impl Pipeline {
         self.engine.evaluate(table::to_batch(&rows)?).await
     }
 
-    fn grade(&mut self, evaluation: &Evaluation) -> Result<Vec<Alert>, PipelineError> {
-        let grader = self.grader.current();
-        let stamp = GraderStamp { name: grader.name().to_owned(), version: grader.version().to_owned() };
-        let serving = format!("{} {}", stamp.name, stamp.version);
-        if serving != self.stats.grader {
-            // A newly promoted model: the info metric names it from this batch on.
-            self.metrics.set_model(&stamp.name, &stamp.version, &features::version());
-            self.stats.grader = serving;
-            self.drift = DriftMonitor::new(grader.drift_references());
-        }
-        let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
-        let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
-        for hit in &evaluation.hits {
-            *self.stats.indicator_hits.entry(hit.code.clone()).or_default() += 1;
-            self.metrics.indicator_hit(&hit.code, &hit.household_code);
-            grouped
-                .entry((&hit.household_code, hit.month))
-                .or_default()
-                .push(IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() });
-        }
-        // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
-        let every_row = grader.grades_without_hits() || self.shadow.is_some() || self.snapshots.is_some();
-        let judged_from = self.state.judged_from();
-        let mut alerts = Vec::new();
-        // `evaluated` is sorted by household: one household's months at a time.
-        for months in evaluation.evaluated.chunk_by(|a, b| a.0 == b.0) {
-            let code = &months[0].0;
-            let Some(household) = HouseholdCode::parse(code) else { continue };
-            let Some(h) = self.state.household(&household) else { continue };
-            let category = h.profile.category.code().to_owned();
-            let mut served = Vec::with_capacity(months.len());
-            let mut shadowed = Vec::new();
-            for (_, month) in months {
-                let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
-                if hits.is_empty() && !every_row {
-                    served.push((*month, None));
-                    continue;
-                }
-                let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
-                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
-                let input = grading_input(&household, h, row, before, hits, self.poverty_line);
-                let assessment = grader.grade(&input);
-                let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
-                if let Some(shadow) = &self.shadow {
-                    let a = shadow.grader.grade(&input);
-                    if let Some(a) = &a {
-                        rules_grade = Some(a.grade);
-                    }
-                    shadowed.push((*month, a));
-                }
-                self.drift.observe(&input.features);
-                if let Some(snapshots) = &mut self.snapshots {
-                    snapshots.push(SnapshotRow {
-                        household_code: code.clone(),
-                        month: *month,
-                        rules_grade,
-                        features: input.features,
-                    });
-                }
-                served.push((*month, assessment));
-            }
-            for (alert, stood_at) in self.book.update(&household, &category, served, judged_from, &stamp, &detected_at) {
-                tally(&mut self.stats, &alert, stood_at, self.keep_alert_lists);
-                if alert.status == AlertStatus::Raised {
-                    self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
-                }
-                alerts.push(alert);
-            }
-            if let Some(shadow) = &mut self.shadow {
-                let stamp = GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
-                for (alert, _) in shadow.book.update(&household, &category, shadowed, judged_from, &stamp, &detected_at) {
-                    if self.keep_alert_lists {
-                        stand(&mut self.stats.shadow_alerted, &alert);
-                    }
-                }
-            }
-        }
-        if let Some(snapshots) = &mut self.snapshots {
-            snapshots.flush()?;
-        }
-        self.metrics.set_drift(&self.drift.psi());
-        Ok(alerts)
-    }
-
     fn dead_letter(&mut self, sink: &mut dyn Sink, record: &SourceRecord, rejection: &Rejection) -> Result<(), PipelineError> {
         self.metrics.record_in(record.topic.name(), RecordOutcome::DeadLetter);
         let letter = DeadLetter::new(record.topic.name(), &record.source, record.position, rejection, &record.payload);
@@ -617,144 +494,4 @@ struct Judged {
     hits: Vec<Hit>,
     /// Households judged, with the first month judged, for the insurance side.
     touched: BTreeMap<HouseholdCode, Month>,
-}
-
-/// Keeps the run's counts up to date with one message: alerts standing per county and grade,
-/// revisions, withdrawals, and (when kept) the list of alerts standing.
-fn tally(stats: &mut RunStats, alert: &Alert, stood_at: Option<Grade>, keep_list: bool) {
-    if let Some(g) = stood_at {
-        if let Some(n) = stats.alerts.get_mut(&(alert.county_code.clone(), g)) {
-            *n = n.saturating_sub(1);
-        }
-    }
-    match alert.status {
-        AlertStatus::Withdrawn => stats.alert_withdrawals += 1,
-        status => {
-            *stats.alerts.entry((alert.county_code.clone(), alert.grade)).or_default() += 1;
-            stats.alert_revisions += u64::from(status == AlertStatus::Revised);
-        }
-    }
-    if keep_list {
-        stand(&mut stats.alerted, alert);
-    }
-}
-
-/// Updates a list of alerts standing with one message.
-fn stand(standing: &mut BTreeMap<(String, String), Grade>, alert: &Alert) {
-    let key = (alert.household_code.clone(), alert.month.clone());
-    if alert.status == AlertStatus::Withdrawn {
-        standing.remove(&key);
-    } else {
-        standing.insert(key, alert.grade);
-    }
-}
-
-/// What a grader sees of one household-month: its profile, its features (`row`, and `before`
-/// from three months earlier) and the indicators that fired.
-pub fn grading_input(
-    household: &HouseholdCode,
-    h: &Household,
-    row: &FeatureRow,
-    before: Option<&FeatureRow>,
-    hits: Vec<IndicatorHit>,
-    poverty_line: Decimal,
-) -> GradingInput {
-    let p = &h.profile;
-    let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
-    let line = f64::try_from(poverty_line).unwrap_or(8_000.0);
-    let features = features::vector(row, before, h, household.county(), &codes, line);
-    GradingInput {
-        county_code: household.county().to_owned(),
-        category: p.category.code().to_owned(),
-        members: p.members,
-        labor_count: p.labor_count,
-        chronic_patients: p.chronic_patients,
-        disabled_members: p.disabled_members,
-        baseline_income: p.baseline_income,
-        per_capita_income: row.per_capita_income.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
-        poverty_line,
-        hits,
-        features,
-    }
-}
-
-/// Checkpoints: a deployment writes each changed household's state to a changelog topic after
-/// each batch, and an instance given households rebuilds their state from it.
-impl Pipeline {
-    /// Households whose checkpoint may have changed since the last call (records applied,
-    /// waiting or pruned, alerts raised or verified, waiting records taken by
-    /// [`Pipeline::finish`]), sorted. Call it after [`Pipeline::process`] or
-    /// [`Pipeline::finish`] and checkpoint each one.
-    pub fn take_changed(&mut self) -> Vec<HouseholdCode> {
-        let mut changed = self.state.take_changed();
-        changed.extend(self.book.take_changed());
-        if let Some(claims) = &mut self.claims {
-            changed.extend(claims.book_mut().take_changed());
-        }
-        if let Some(shadow) = &mut self.shadow {
-            changed.extend(shadow.book.take_changed());
-        }
-        let mut changed: Vec<_> = changed.into_iter().collect();
-        changed.sort_unstable();
-        changed
-    }
-
-    /// Everything the pipeline holds for `household`, serialised (see [`crate::checkpoint`]);
-    /// `None` when it holds nothing any more, to be written as a tombstone.
-    pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
-        let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
-        let claims = self.claims.as_ref().map(|c| c.book().entry(household)).unwrap_or_default();
-        checkpoint::encode(household, &self.key_fingerprint, &self.state, self.book.entry(household), shadow_alerts, claims)
-    }
-
-    /// Forgets every household: state, waiting records and the alert books, as
-    /// [`Pipeline::new`] left them. The engine, graders, metrics and counts stay.
-    pub fn clear_state(&mut self) {
-        self.state.clear();
-        self.roster_changed = true;
-        self.book.clear();
-        if let Some(shadow) = &mut self.shadow {
-            shadow.book.clear();
-        }
-        if let Some(claims) = &mut self.claims {
-            claims.book_mut().clear();
-        }
-        self.last_hits.clear();
-    }
-
-    /// Replaces `household`'s state with a checkpoint; an empty `snapshot` is a tombstone and
-    /// forgets the household. Feed a changelog's records in order: a later one for a household
-    /// replaces an earlier one. Restored households are neither re-evaluated (no alert is
-    /// repeated) nor reported by [`Pipeline::take_changed`]. A snapshot that cannot be read
-    /// changes nothing.
-    pub fn restore(&mut self, household: &HouseholdCode, snapshot: &[u8]) -> Result<(), PipelineError> {
-        self.roster_changed = true;
-        if snapshot.is_empty() {
-            self.state.forget(household);
-            self.book.forget(household);
-            if let Some(shadow) = &mut self.shadow {
-                shadow.book.forget(household);
-            }
-            if let Some(claims) = &mut self.claims {
-                claims.book_mut().forget(household);
-            }
-            return Ok(());
-        }
-        let r = checkpoint::decode(household, &self.key_fingerprint, snapshot)?;
-        self.state.restore(household.clone(), r.household, r.parked, r.waiting_reversals, &r.seen);
-        self.book.restore(household, r.alerts);
-        if let Some(shadow) = &mut self.shadow {
-            shadow.book.restore(household, r.shadow_alerts);
-        }
-        if let Some(claims) = &mut self.claims {
-            claims.book_mut().restore(household, r.claims);
-        }
-        Ok(())
-    }
-
-    /// Sets the state-size and alert-book metrics from what is held now, e.g. after restoring.
-    pub fn refresh_state_metrics(&self) {
-        self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
-        self.metrics.observe_alert_book(&self.book);
-    }
 }

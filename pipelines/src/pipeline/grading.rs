@@ -1,0 +1,134 @@
+//! Grading: the served grader (and a shadow, when one runs beside it) over each evaluated
+//! household-month, then the alert book, which raises, revises or withdraws alerts.
+
+use std::collections::HashMap;
+
+use fangpin_connectors::event::{china_time, HouseholdCode, Month};
+use fangpin_models::drift::DriftMonitor;
+use fangpin_models::{GradingInput, IndicatorHit};
+use rust_decimal::Decimal;
+
+use super::Pipeline;
+use crate::alerts::{Alert, AlertStatus, GraderStamp};
+use crate::error::PipelineError;
+use crate::features::{self, FeatureRow};
+use crate::indicators::Evaluation;
+use crate::ledger::Household;
+use crate::snapshot::SnapshotRow;
+use crate::stats::{stand, tally};
+use crate::table;
+
+impl Pipeline {
+    pub(super) fn grade(&mut self, evaluation: &Evaluation) -> Result<Vec<Alert>, PipelineError> {
+        let grader = self.grader.current();
+        let stamp = GraderStamp { name: grader.name().to_owned(), version: grader.version().to_owned() };
+        let serving = format!("{} {}", stamp.name, stamp.version);
+        if serving != self.stats.grader {
+            // A newly promoted model: the info metric names it from this batch on.
+            self.metrics.set_model(&stamp.name, &stamp.version, &features::version());
+            self.stats.grader = serving;
+            self.drift = DriftMonitor::new(grader.drift_references());
+        }
+        let detected_at = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
+        let mut grouped: HashMap<(&str, Month), Vec<IndicatorHit>> = HashMap::new();
+        for hit in &evaluation.hits {
+            *self.stats.indicator_hits.entry(hit.code.clone()).or_default() += 1;
+            self.metrics.indicator_hit(&hit.code, &hit.household_code);
+            grouped
+                .entry((&hit.household_code, hit.month))
+                .or_default()
+                .push(IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() });
+        }
+        // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
+        let every_row = grader.grades_without_hits() || self.shadow.is_some() || self.snapshots.is_some();
+        let judged_from = self.state.judged_from();
+        let mut alerts = Vec::new();
+        // `evaluated` is sorted by household: one household's months at a time.
+        for months in evaluation.evaluated.chunk_by(|a, b| a.0 == b.0) {
+            let code = &months[0].0;
+            let Some(household) = HouseholdCode::parse(code) else { continue };
+            let Some(h) = self.state.household(&household) else { continue };
+            let category = h.profile.category.code().to_owned();
+            let mut served = Vec::with_capacity(months.len());
+            let mut shadowed = Vec::new();
+            for (_, month) in months {
+                let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
+                if hits.is_empty() && !every_row {
+                    served.push((*month, None));
+                    continue;
+                }
+                let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
+                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
+                let input = grading_input(&household, h, row, before, hits, self.poverty_line);
+                let assessment = grader.grade(&input);
+                let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
+                if let Some(shadow) = &self.shadow {
+                    let a = shadow.grader.grade(&input);
+                    if let Some(a) = &a {
+                        rules_grade = Some(a.grade);
+                    }
+                    shadowed.push((*month, a));
+                }
+                self.drift.observe(&input.features);
+                if let Some(snapshots) = &mut self.snapshots {
+                    snapshots.push(SnapshotRow {
+                        household_code: code.clone(),
+                        month: *month,
+                        rules_grade,
+                        features: input.features,
+                    });
+                }
+                served.push((*month, assessment));
+            }
+            for (alert, stood_at) in self.book.update(&household, &category, served, judged_from, &stamp, &detected_at) {
+                tally(&mut self.stats, &alert, stood_at, self.keep_alert_lists);
+                if alert.status == AlertStatus::Raised {
+                    self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
+                }
+                alerts.push(alert);
+            }
+            if let Some(shadow) = &mut self.shadow {
+                let stamp = GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
+                for (alert, _) in shadow.book.update(&household, &category, shadowed, judged_from, &stamp, &detected_at) {
+                    if self.keep_alert_lists {
+                        stand(&mut self.stats.shadow_alerted, &alert);
+                    }
+                }
+            }
+        }
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.flush()?;
+        }
+        self.metrics.set_drift(&self.drift.psi());
+        Ok(alerts)
+    }
+}
+
+/// What a grader sees of one household-month: its profile, its features (`row`, and `before`
+/// from three months earlier) and the indicators that fired.
+pub fn grading_input(
+    household: &HouseholdCode,
+    h: &Household,
+    row: &FeatureRow,
+    before: Option<&FeatureRow>,
+    hits: Vec<IndicatorHit>,
+    poverty_line: Decimal,
+) -> GradingInput {
+    let p = &h.profile;
+    let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
+    let line = f64::try_from(poverty_line).unwrap_or(8_000.0);
+    let features = features::vector(row, before, h, household.county(), &codes, line);
+    GradingInput {
+        county_code: household.county().to_owned(),
+        category: p.category.code().to_owned(),
+        members: p.members,
+        labor_count: p.labor_count,
+        chronic_patients: p.chronic_patients,
+        disabled_members: p.disabled_members,
+        baseline_income: p.baseline_income,
+        per_capita_income: row.per_capita_income.unwrap_or(p.baseline_income / Decimal::from(p.members.max(1))),
+        poverty_line,
+        hits,
+        features,
+    }
+}
