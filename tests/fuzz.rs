@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use fangpin_connectors::{Decoder, DecoderConfig, Pseudonymiser, SourceRecord, Topic};
 use fangpin_models::ModelArtifact;
+use fangpin_pipelines::registry::Registry;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -159,7 +160,10 @@ fn fuzz_no_record_fails_a_batch_or_a_checkpoint() {
 
 #[test]
 fn fuzz_model_files_are_refused_or_served_never_a_panic() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/registry/v1/model.json");
+    // The model that ships, whichever version is promoted.
+    let registry = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/registry");
+    let promoted = Registry::open(&registry).promoted().unwrap().expect("a promoted model ships");
+    let path = registry.join(promoted).join("model.json");
     let text = std::fs::read(&path).unwrap();
     let names = fangpin_pipelines::features::names();
     let version = fangpin_pipelines::features::version();

@@ -470,7 +470,13 @@ fn the_cadres_service_reads_the_queues_and_writes_outcomes_on_kafka() {
     let status = fangpin().args(["cases", "accounts", "--db", &db, "--file"]).arg(&accounts).status().unwrap();
     assert!(status.success());
     let config = dir.path().join("fangpin.toml");
-    std::fs::write(&config, "[cases]\npoll_ms = 200\nkafka_group = \"cases-test\"\n\n[kafka]\npartitions = 1\n").unwrap();
+    // A short session, as in the pipeline's tests: the killed service's member must leave the
+    // group before the restarted one is given the partition (librdkafka's default is 45 s).
+    std::fs::write(
+        &config,
+        "[cases]\npoll_ms = 200\nkafka_group = \"cases-test\"\n\n[kafka]\npartitions = 1\n\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
+    )
+    .unwrap();
     let port = crate::support::free_port();
     let site = format!("http://127.0.0.1:{port}");
     let serve = |log: &str| {
