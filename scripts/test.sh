@@ -50,4 +50,4 @@ fi
 
 # One cargo invocation: the member crates' unit tests and the single integration-test binary,
 # with the Kafka connectors built in.
-cargo test --workspace --features fangpin/kafka --no-fail-fast
+cargo test --workspace --features fangpin/kafka,fangpin/failpoints --no-fail-fast

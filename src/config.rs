@@ -185,7 +185,7 @@ pub fn kafka_settings(settings: &Settings, brokers: Option<&str>) -> Result<fang
         Some(table) => table.clone().try_into().context("in the [kafka] section of the configuration")?,
         None => Default::default(),
     };
-    kafka.apply_env();
+    kafka.apply_env()?;
     if let Some(b) = brokers {
         kafka.brokers = b.to_owned();
     }

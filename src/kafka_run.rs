@@ -82,8 +82,13 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
             source.mark_processed();
         }
         if source.has_uncommitted() && (polled.idle || last_commit.elapsed() >= commit_interval) {
-            checkpoint(&mut pipeline, &source, &mut sink, kafka)
+            let written = checkpoint(&mut pipeline, &source, &mut sink, kafka)
                 .context("stopping without committing (the records since the last commit will be read again)")?;
+            if !written {
+                // The next poll serves the revocation: state goes back to the changelog.
+                tracing::warn!("{LOST}");
+                continue;
+            }
             match source.commit() {
                 Ok(()) => {
                     last_commit = Instant::now();
@@ -112,10 +117,14 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     }
     // Nothing is committed that the broker has not acknowledged: if it is gone, a stop ends
     // here, and the records since the last commit are read again by whoever resumes.
-    checkpoint(&mut pipeline, &source, &mut sink, kafka)
-        .context("stopping without committing (the records since the last commit will be read again)")?;
-    commit_before_stopping(&mut source)
-        .context("stopping without committing (the records since the last commit will be read again)")?;
+    if checkpoint(&mut pipeline, &source, &mut sink, kafka)
+        .context("stopping without committing (the records since the last commit will be read again)")?
+    {
+        commit_before_stopping(&mut source)
+            .context("stopping without committing (the records since the last commit will be read again)")?;
+    } else {
+        eprintln!("stopping: {LOST}");
+    }
     let out = format!(
         "Kafka at {}: {}, {}, {}, {}",
         kafka.brokers,
@@ -164,17 +173,33 @@ fn stop_signal() -> Arc<AtomicBool> {
     stop
 }
 
+/// What the loop says when a checkpoint found the partitions gone.
+const LOST: &str = "the partitions were taken away before the checkpoint was acknowledged: \
+    nothing committed, the new owner reads the records since the last commit again";
+
 /// Waits for the outputs so far, then writes and waits for the state of every household they
-/// changed, each to the changelog partition its records arrive on.
-fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSink, kafka: &KafkaSettings) -> Result<()> {
+/// changed, each to the changelog partition its records arrive on. Answers whether the
+/// checkpoint is whole and the instance still owns its partitions: only then may the offsets
+/// be committed.
+///
+/// Fencing: nothing is written once the partitions are lost, and a flush still waiting when
+/// they are lost purges what has not left. A stall before the checkpoint (the fail point
+/// `kafka::before_checkpoint` makes one in tests) therefore writes nothing over the new owner's
+/// checkpoints. What remains is the flush itself: librdkafka gives up the partitions only once
+/// this member has not polled for `max.poll.interval.ms` (300 s by default), so a flush that
+/// ends before that is not overtaken by a new owner.
+fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSink, kafka: &KafkaSettings) -> Result<bool> {
+    fail::fail_point!("kafka::before_checkpoint");
     pipeline.flush(sink)?;
+    if !source.owns_assignment() {
+        return Ok(false);
+    }
+    let writer = changelog::Writer::new(kafka, source.generation());
     for household in pipeline.take_changed() {
         let state = pipeline.checkpoint(&household)?;
-        let partition = source.household_partition(household.as_str());
-        sink.produce(&kafka.changelog_topic(), partition, household.as_str(), state.as_deref(), None)?;
+        writer.write(sink, source.household_partition(household.as_str()), household.as_str(), state.as_deref())?;
     }
-    sink.flush()?;
-    Ok(())
+    Ok(sink.flush_unless(|| !source.owns_assignment())? && source.owns_assignment())
 }
 
 /// Rebuilds the pipeline's state from the changelog partitions `owned`. A record that cannot be

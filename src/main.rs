@@ -176,6 +176,8 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Reads `FAILPOINTS` in builds with the `failpoints` feature (the tests'); nothing otherwise.
+    let _fail_points = fail::FailScenario::setup();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {

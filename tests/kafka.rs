@@ -147,9 +147,15 @@ struct Instance {
 
 impl Instance {
     fn start(name: &str, broker: &Broker, config: &Path, extra: &[&str]) -> Instance {
+        Instance::start_with(name, broker, config, extra, &[])
+    }
+
+    /// As [`Instance::start`], with environment variables `env` set.
+    fn start_with(name: &str, broker: &Broker, config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Instance {
         let mut child = fangpin()
             .args(["run", "--config", config.to_str().unwrap(), "--brokers", &broker.address()])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -377,13 +383,7 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
 
     // Nothing lost: every household's final ledger is the reference's. (The alert books and
     // watermarks are left out: they depend on how records fell into micro-batches.)
-    let expected = final_ledgers(&broker, "reference-state-changelog");
-    let got = final_ledgers(&broker, "fangpin-state-changelog");
-    assert!(expected.len() > 500, "too few households in the reference's changelog: {}", expected.len());
-    let differ: Vec<_> = expected.iter().filter(|(k, v)| got.get(*k) != Some(v)).map(|(k, _)| k).take(5).collect();
-    assert!(differ.is_empty(), "households whose state differs from the reference's (first 5): {differ:?}");
-    let extra: Vec<_> = got.iter().filter(|(k, _)| !expected.contains_key(*k)).take(3).collect();
-    assert_eq!(got.len(), expected.len(), "households only the failover run holds (first 3): {extra:?}");
+    assert_ledgers_match_reference(&broker, 500);
 
     // And every household the reference ends with a door visit for is sent one. (Revisions on
     // the way differ with the batches: the reference's intermediate grades are not compared.)
@@ -401,6 +401,160 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
     assert!(expected.len() > 20, "too few high alerts in the reference: {}", expected.len());
     let missing: Vec<_> = expected.difference(&got).take(5).collect();
     assert!(missing.is_empty(), "households the reference visits and the failover run does not (first 5): {missing:?}");
+}
+
+/// A reference instance's configuration: its own group and output topics, and static
+/// assignment (`0/1`), so that no rebalance touches it.
+fn reference_config(dir: &Path) -> PathBuf {
+    let path = config(dir, "reference", "reference", "ref.");
+    let text = std::fs::read_to_string(&path).unwrap().replace("[kafka]\n", "[kafka]\ninstance = \"0/1\"\n");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the reference alone over everything published, without a failure, until it has
+/// committed every record; it is stopped as the instances under test were, so that records
+/// still waiting for their roster entry stay in its state as in theirs.
+fn run_reference(broker: &Broker, cfg: &Path) {
+    let reference = Instance::start("ref", broker, cfg, &["--batch-size", "5000"]);
+    wait_until("the reference has committed every record", Duration::from_secs(240), || caught_up(broker, "reference"));
+    reference.stop();
+}
+
+/// Every household's final ledger in the group's changelog is the reference's, and the
+/// reference holds more than `at_least` households.
+fn assert_ledgers_match_reference(broker: &Broker, at_least: usize) {
+    let expected = final_ledgers(broker, "reference-state-changelog");
+    let got = final_ledgers(broker, "fangpin-state-changelog");
+    assert!(expected.len() > at_least, "too few households in the reference's changelog: {}", expected.len());
+    let differ: Vec<_> = expected.iter().filter(|(k, v)| got.get(*k) != Some(v)).map(|(k, _)| k).take(5).collect();
+    assert!(differ.is_empty(), "households whose state differs from the reference's (first 5): {differ:?}");
+    let extra: Vec<_> = got.keys().filter(|k| !expected.contains_key(*k)).take(3).collect();
+    assert_eq!(got.len(), expected.len(), "households only the run under test holds (first 3): {extra:?}");
+}
+
+/// An orchestrator restarts a crashed instance at once, under the same number. Two instances
+/// share the partitions by static assignment (`instance = "N/2"`); one is killed with SIGKILL
+/// mid-stream and its replacement starts in the same second. It must take over from the dead
+/// instance's last checkpoint, and the run must end with the reference's state and alerts.
+///
+/// With the consumer group instead, tansu 0.6 did not get there: started at once, the
+/// replacement found the dead member still in the group, and the group rebalanced over and over
+/// (every instance, the reference's own group too, was revoked again before it committed
+/// anything) until the test gave up after 5 minutes.
+#[test]
+fn a_replacement_started_at_once_after_a_sigkill_takes_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let world = simulate(tmp.path(), "1000", "21");
+    let numbered = |name: &str, instance: &str| {
+        let path = config(tmp.path(), name, "fangpin", "");
+        let text = std::fs::read_to_string(&path).unwrap().replace("[kafka]\n", &format!("[kafka]\ninstance = \"{instance}\"\n"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let (cfg0, cfg1) = (numbered("zero", "0/2"), numbered("one", "1/2"));
+    let reference_cfg = reference_config(tmp.path());
+    let status = fangpin().args(["run", "--config", cfg0.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success());
+    client(&["publish", &broker.address(), world.to_str().unwrap()]);
+
+    let mut a = Instance::start("a", &broker, &cfg0, &["--batch-size", "5000"]);
+    let b = Instance::start("b", &broker, &cfg1, &["--batch-size", "5000"]);
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(!caught_up(&broker, "fangpin"), "the world was read before the kill: make it larger");
+    a.kill();
+    let c = Instance::start("c", &broker, &cfg0, &["--batch-size", "5000"]);
+    let started = Instant::now();
+    wait_until("the group has committed every record", Duration::from_secs(300), || caught_up(&broker, "fangpin"));
+    eprintln!("caught up {:.1} s after the replacement started", started.elapsed().as_secs_f64());
+    for instance in [b, c] {
+        instance.stop();
+    }
+    run_reference(&broker, &reference_cfg);
+
+    assert_ledgers_match_reference(&broker, 800);
+    let standing_high = |topic: &str| -> BTreeSet<String> {
+        crate::support::standing_alerts(&alert_messages(&broker, &[topic]))
+            .into_values()
+            .filter(|a| a["grade"] == "high")
+            .map(|a| a["household_code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (expected, got) = (standing_high("ref.alerts"), standing_high("alerts"));
+    assert!(expected.len() > 50, "too few high alerts in the reference: {}", expected.len());
+    let missing: Vec<_> = expected.difference(&got).take(5).collect();
+    let extra: Vec<_> = got.difference(&expected).take(5).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "door visits differ from the reference's: missing {missing:?}, extra {extra:?}");
+    let (expected, got) = (standing_ids(&alert_messages(&broker, &["ref.alerts"])), standing_ids(&alert_messages(&broker, &["alerts"])));
+    let missing: Vec<_> = expected.difference(&got).take(5).collect();
+    let extra: Vec<_> = got.difference(&expected).take(5).collect();
+    eprintln!("standing alerts: reference {}, restarted run {}", expected.len(), got.len());
+    assert!(missing.is_empty() && extra.is_empty(), "standing alerts differ from the reference's: missing {missing:?}, extra {extra:?}");
+}
+
+/// Fencing: an instance that stalls past its poll interval loses its partitions, and must not
+/// write its checkpoints over those of the instance that took them. `a` stalls for 20 s before
+/// its first checkpoint (the fail point `kafka::before_checkpoint`); after 10 s librdkafka gives
+/// its partitions up, and `b`, started meanwhile, takes them, restores and checkpoints. When `a`
+/// wakes it must write nothing of its first assignment and commit nothing; it is stopped then,
+/// and `b` must end with the reference's state.
+#[cfg(feature = "failpoints")]
+#[test]
+fn an_instance_that_lost_its_partitions_writes_no_checkpoint_over_the_new_owners() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let world = simulate(tmp.path(), "1500", "23");
+    let cfg = config(tmp.path(), "group", "fangpin", "");
+    let text = std::fs::read_to_string(&cfg).unwrap() + "\"max.poll.interval.ms\" = \"10000\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    let reference_cfg = reference_config(tmp.path());
+    let status = fangpin().args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
+    assert!(status.success());
+    client(&["publish", &broker.address(), world.to_str().unwrap()]);
+
+    let stall = [("FAILPOINTS", "kafka::before_checkpoint=1*sleep(20000)")];
+    let a = Instance::start_with("a", &broker, &cfg, &["--batch-size", "5000"], &stall);
+    let has = |i: &Instance, text: &str| i.log.lock().unwrap().iter().any(|l| l.contains(text));
+    wait_until("a is assigned the partitions", Duration::from_secs(60), || has(&a, "[0, 1, 2, 3] assigned"));
+    std::thread::sleep(Duration::from_secs(3));
+    let b = Instance::start("b", &broker, &cfg, &["--batch-size", "5000"]);
+    wait_until("a notices it lost the partitions", Duration::from_secs(60), || has(&a, "taken away before the checkpoint"));
+    // a has shown what it does on waking; stopped now (it commits nothing it does not own), it
+    // leaves b alone in the group, which tansu's rebalances otherwise keep stirring.
+    let a_process = format!(":{}", a.child.id());
+    a.stop();
+    wait_until("the group has committed every record", Duration::from_secs(240), || caught_up(&broker, "fangpin"));
+    b.stop();
+    run_reference(&broker, &reference_cfg);
+
+    let changelog = consume(&broker, "fangpin-state-changelog");
+    let from_a: Vec<&Value> = changelog.iter().filter(|m| m["headers"]["writer"].as_str().is_some_and(|w| w.ends_with(&a_process))).collect();
+    let stale = from_a.iter().filter(|m| m["headers"]["assignment"] == "1").count();
+    assert_eq!(stale, 0, "a wrote {stale} checkpoints of the assignment it had lost");
+    assert!(changelog.iter().all(|m| m["headers"]["assignment"].is_string()), "a changelog record without its writer");
+    assert_ledgers_match_reference(&broker, 1000);
+}
+
+/// A cluster whose operators manage the topics: with `create_topics = false`, a missing topic
+/// stops the start with one readable message naming it, and a non-zero exit.
+#[test]
+fn a_missing_topic_stops_the_start_with_its_name_when_fangpin_may_not_create_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start();
+    let cfg = config(tmp.path(), "run", "fangpin", "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("[kafka]\n", "[kafka]\ncreate_topics = false\n");
+    std::fs::write(&cfg, text).unwrap();
+    let out = fangpin()
+        .env_remove("RUST_BACKTRACE")
+        .args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started without its topics: {stderr}");
+    let topic = fangpin_connectors::Topic::ALL[0].name();
+    assert!(stderr.contains("topics missing") && stderr.contains(&format!("{topic} (4 partitions)")) && stderr.contains("kafka.create_topics"), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
 }
 
 /// Each claim's amount in its latest revision.

@@ -19,6 +19,7 @@ protocol that shares no code with librdkafka (which fangpin uses).
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -84,22 +85,34 @@ def publish_queues(brokers, directory):
 
 
 def consume(brokers, topic):
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=brokers, auto_offset_reset="earliest", enable_auto_commit=False,
-        group_id=None, consumer_timeout_ms=3000,
-    )
-    for m in consumer:
-        try:
-            value = None if m.value is None else json.loads(m.value)
-        except ValueError:
-            value = m.value.decode(errors="replace")
-        print(json.dumps({
-            "key": m.key.decode() if m.key else None,
-            "value": value,
-            "headers": {k: (v.decode() if v is not None else None) for k, v in m.headers},
-            "partition": m.partition,
-            "offset": m.offset,
-        }, ensure_ascii=False))
+    # Reads up to the end offsets seen at the start, however slowly a busy broker answers (a
+    # plain consumer timeout returned nothing when tansu took seconds to serve the first fetch).
+    consumer = KafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False, group_id=None)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    ends = consumer.end_offsets(partitions) if partitions else {}
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    remaining = {tp for tp in partitions if ends[tp] > consumer.position(tp)}
+    deadline = time.monotonic() + 120
+    while remaining:
+        if time.monotonic() > deadline:
+            sys.exit(f"consume {topic}: partitions {sorted(tp.partition for tp in remaining)} not read to their end in 120 s")
+        for tp, messages in consumer.poll(timeout_ms=1000).items():
+            for m in messages:
+                if m.offset >= ends[tp]:
+                    continue
+                try:
+                    value = None if m.value is None else json.loads(m.value)
+                except ValueError:
+                    value = m.value.decode(errors="replace")
+                print(json.dumps({
+                    "key": m.key.decode() if m.key else None,
+                    "value": value,
+                    "headers": {k: (v.decode() if v is not None else None) for k, v in m.headers},
+                    "partition": m.partition,
+                    "offset": m.offset,
+                }, ensure_ascii=False))
+        remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
     consumer.close()
 
 

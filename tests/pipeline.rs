@@ -433,97 +433,118 @@ async fn a_record_whose_roster_entry_never_comes_is_dead_lettered_after_the_wait
     assert_eq!(sink.of(output::DEAD_LETTER).len(), 1, "not dead-lettered twice");
 }
 
-/// A property, over 60 seeded random histories of one household: its records in any arrival
-/// order (reversals before their settlement, late months, duplicates anywhere, micro-batches
-/// of any size) give the same ledger as event-time order. Corrections keep their order (a
-/// correction is the later report of an id, by definition). Money stays decimal strings.
-#[tokio::test]
-async fn any_arrival_order_gives_the_event_time_ledger() {
-    use rand::seq::SliceRandom;
-    use rand::{Rng, SeedableRng};
+/// One record of a generated history: its event month (the order it belongs in), the
+/// correction group it is part of (a later report of the same id), and the record.
+#[derive(Clone, Debug)]
+struct Entry {
+    month: u32,
+    correction_of: Option<String>,
+    topic: Topic,
+    value: Value,
+}
 
-    let ledger = |p: &fangpin_pipelines::Pipeline| -> Value {
+/// A generated history of one household: inpatient bills (some reversed later), crop reports
+/// (some corrected later) and wages, over six months.
+fn history() -> impl proptest::strategy::Strategy<Value = Vec<Entry>> {
+    use proptest::prelude::*;
+    let bills = prop::collection::vec((1..=6u32, 1..5000u32, prop::option::of(0..=5u32)), 3..12);
+    let reports = prop::collection::vec((1..=6u32, prop::collection::vec(1000..8000u32, 1..3)), 0..4);
+    let wages = prop::collection::vec(prop::option::of(0..500_000u32), 6);
+    (bills, reports, wages).prop_map(|(bills, reports, wages)| {
+        let mut history = Vec::new();
+        let mut push = |month, correction_of, topic, value| history.push(Entry { month, correction_of, topic, value });
+        for (i, (month, oop, reversal)) in bills.into_iter().enumerate() {
+            let (id, ym) = (format!("S{i}"), format!("2024-{month:02}"));
+            push(month, None, Topic::Medical, bill(&id, &ym, oop, "settled"));
+            if let Some(after) = reversal {
+                push((month + after).min(6), None, Topic::Medical, bill(&id, &ym, oop, "reversed"));
+            }
+        }
+        for (i, (month, actuals)) in reports.into_iter().enumerate() {
+            for (k, actual) in actuals.into_iter().enumerate() {
+                let report = json!({"report_id": format!("A{i}"), "household_code": HOUSEHOLD, "month": format!("2024-{month:02}"),
+                                    "product": "tea", "planted_mu": "10.5", "disaster_mu": "2.25",
+                                    "expected_income": "8000.00", "actual_income": format!("{actual}.00")});
+                push(month + k as u32, Some(format!("A{i}")), Topic::Agri, report);
+            }
+        }
+        for (month, wage) in (1..=6u32).zip(wages) {
+            if let Some(wage) = wage {
+                let v = json!({"household_code": HOUSEHOLD, "id_card": id_card("19800101", 7), "ym": format!("2024{month:02}"),
+                               "status": "employed", "wage_fen": wage});
+                push(month, None, Topic::Employment, v);
+            }
+        }
+        history
+    })
+}
+
+/// A history, an arrival order for it (corrections keep theirs: a correction is the later
+/// report of an id, by definition), duplicates inserted anywhere, and a micro-batch size.
+fn arrivals() -> impl proptest::strategy::Strategy<Value = (Vec<Entry>, Vec<Entry>, usize)> {
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    history().prop_flat_map(|history| {
+        let order = Just((0..history.len()).collect::<Vec<_>>()).prop_shuffle();
+        let duplicates = prop::collection::vec((any::<Index>(), any::<Index>()), 0..4);
+        (Just(history), order, duplicates, 1..6usize)
+    })
+    .prop_map(|(history, order, duplicates, batch)| {
+        let mut shuffled: Vec<Entry> = order.iter().map(|i| history[*i].clone()).collect();
+        let mut corrections: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
+        for e in history.iter().filter(|e| e.correction_of.is_some()) {
+            corrections.entry(e.correction_of.clone().unwrap()).or_default().push(e.value.clone());
+        }
+        for e in shuffled.iter_mut().filter(|e| e.correction_of.is_some()) {
+            e.value = corrections.get_mut(e.correction_of.as_ref().unwrap()).unwrap().remove(0);
+        }
+        for (which, at) in duplicates {
+            let d = which.get(&shuffled).clone();
+            if d.correction_of.is_none() {
+                let at = at.index(shuffled.len() + 1);
+                shuffled.insert(at, d);
+            }
+        }
+        // Event-time order (stable: corrections keep theirs).
+        let mut in_time = history;
+        in_time.sort_by_key(|e| e.month);
+        (in_time, shuffled, batch)
+    })
+}
+
+/// A property (proptest, 64 cases, shrunk to a smallest history when it fails): a household's
+/// records in any arrival order (reversals before their settlement, late months, duplicates
+/// anywhere, micro-batches of any size) give the same ledger as event-time order, and money
+/// stays decimal strings.
+#[test]
+fn any_arrival_order_gives_the_event_time_ledger() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let ledger = |order: &[Entry], batch: usize| -> Value {
+        let mut p = pipeline();
+        let mut sink = MemorySink::default();
+        runtime.block_on(async {
+            p.process(vec![record(Topic::Roster, 0, roster())], &mut sink).await.unwrap();
+            let records: Vec<_> = order.iter().enumerate().map(|(i, e)| record(e.topic, i as u64 + 1, e.value.clone())).collect();
+            for chunk in records.chunks(batch) {
+                p.process(chunk.to_vec(), &mut sink).await.unwrap();
+            }
+        });
         let household = fangpin_connectors::event::HouseholdCode::parse(HOUSEHOLD).unwrap();
         let snapshot: Value = serde_json::from_slice(&p.checkpoint(&household).unwrap().unwrap()).unwrap();
         json!({"records": snapshot["records"], "reversed": snapshot["reversed"]})
     };
-    for case in 0..60u64 {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(case);
-        // (event month index for ordering, group for corrections, record)
-        let mut history: Vec<(u32, Option<String>, Topic, Value)> = Vec::new();
-        for i in 0..rng.random_range(3..12) {
-            let month = rng.random_range(1..=6u32);
-            let oop = rng.random_range(1..5000u32);
-            let id = format!("S{i}");
-            history.push((month, None, Topic::Medical, bill(&id, &format!("2024-{month:02}"), oop, "settled")));
-            if rng.random_range(0..3) == 0 {
-                let later = rng.random_range(month..=6);
-                history.push((later, None, Topic::Medical, bill(&id, &format!("2024-{month:02}"), oop, "reversed")));
-            }
-        }
-        for i in 0..rng.random_range(0..4) {
-            let month = rng.random_range(1..=6u32);
-            let report = |actual: u32| {
-                json!({"report_id": format!("A{i}"), "household_code": HOUSEHOLD, "month": format!("2024-{month:02}"),
-                       "product": "tea", "planted_mu": "10.5", "disaster_mu": "2.25",
-                       "expected_income": "8000.00", "actual_income": format!("{actual}.00")})
-            };
-            for k in 0..rng.random_range(1..3) {
-                history.push((month + k, Some(format!("A{i}")), Topic::Agri, report(rng.random_range(1000..8000))));
-            }
-        }
-        for month in 1..=6u32 {
-            if rng.random_range(0..2) == 0 {
-                let wage = rng.random_range(0..500_000u32);
-                let v = json!({"household_code": HOUSEHOLD, "id_card": id_card("19800101", 7), "ym": format!("2024{month:02}"),
-                               "status": "employed", "wage_fen": wage});
-                history.push((month, None, Topic::Employment, v));
-            }
-        }
-        // Event-time order (stable: corrections keep theirs).
-        let mut in_time = history.clone();
-        in_time.sort_by_key(|(m, _, _, _)| *m);
-        // Any order but corrections', with duplicates.
-        let mut shuffled = history.clone();
-        shuffled.shuffle(&mut rng);
-        let mut groups: std::collections::BTreeMap<String, Vec<Value>> = std::collections::BTreeMap::new();
-        for (_, g, _, v) in history.iter().filter(|(_, g, _, _)| g.is_some()) {
-            groups.entry(g.clone().unwrap()).or_default().push(v.clone());
-        }
-        for (_, g, _, v) in shuffled.iter_mut().filter(|(_, g, _, _)| g.is_some()) {
-            *v = groups.get_mut(g.as_ref().unwrap()).unwrap().remove(0);
-        }
-        for _ in 0..rng.random_range(0..4) {
-            let d = shuffled[rng.random_range(0..shuffled.len())].clone();
-            if d.1.is_none() {
-                let at = rng.random_range(0..=shuffled.len());
-                shuffled.insert(at, d);
-            }
-        }
-        let run = |order: &[(u32, Option<String>, Topic, Value)], batch: usize| {
-            let order = order.to_vec();
-            async move {
-                let mut p = pipeline();
-                let mut sink = MemorySink::default();
-                p.process(vec![record(Topic::Roster, 0, roster())], &mut sink).await.unwrap();
-                let records: Vec<_> = order.iter().enumerate().map(|(i, (_, _, t, v))| record(*t, i as u64 + 1, v.clone())).collect();
-                for chunk in records.chunks(batch) {
-                    p.process(chunk.to_vec(), &mut sink).await.unwrap();
-                }
-                p
-            }
-        };
-        let expected = ledger(&run(&in_time, usize::MAX).await);
-        let batch = rng.random_range(1..6);
-        let got = ledger(&run(&shuffled, batch).await);
-        assert_eq!(got, expected, "case {case}: arrival order changed the ledger (batches of {batch})");
-        // Money is kept as exact decimal strings, never as a JSON (float) number.
+    let config = ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() };
+    proptest!(config, |((in_time, shuffled, batch) in arrivals())| {
+        let expected = ledger(&in_time, usize::MAX);
+        let got = ledger(&shuffled, batch);
+        prop_assert_eq!(&got, &expected, "arrival order changed the ledger (batches of {})", batch);
         for r in expected["records"].as_array().unwrap() {
             for field in ["out_of_pocket", "total_cost", "wage", "actual_income", "expected_income"] {
-                assert!(r.get(field).is_none_or(Value::is_string), "case {case}: {field} is not a decimal string in {r}");
+                prop_assert!(r.get(field).is_none_or(Value::is_string), "{} is not a decimal string in {}", field, r);
             }
         }
-    }
+    });
 }
 
 /// While a month is the newest its income is still arriving (filled from last year's); when the

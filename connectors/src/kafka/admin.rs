@@ -47,6 +47,14 @@ impl Admin {
         if missing.is_empty() {
             return Ok(());
         }
+        if !self.settings.create_topics {
+            let names: Vec<String> = missing.iter().map(|t| format!("{} ({} partitions)", t.name, t.num_partitions)).collect();
+            return Err(ConnectorError::Config(format!(
+                "topics missing on {}: {}. Create them, or set kafka.create_topics = true to let fangpin create them",
+                self.settings.brokers,
+                names.join(", ")
+            )));
+        }
         let results = self
             .client
             .create_topics(&missing, &AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT)))

@@ -16,7 +16,7 @@ pub mod settings;
 pub mod sink;
 pub mod source;
 
-pub use settings::{KafkaSettings, TopicNames};
+pub use settings::{KafkaSettings, StaticInstance, TopicNames};
 pub use sink::KafkaSink;
 pub use source::{KafkaSource, Polled};
 

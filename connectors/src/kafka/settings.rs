@@ -16,6 +16,10 @@ pub struct KafkaSettings {
     pub brokers: String,
     /// Consumer group of the household topics: instances with the same id share the work.
     pub group_id: String,
+    /// Whether fangpin creates the topics it needs when they are missing. Off where topics
+    /// are managed by the cluster's operators: a missing topic then stops the start with its
+    /// name and the partition count it needs.
+    pub create_topics: bool,
     /// Partitions of the topics fangpin creates when they are missing.
     pub partitions: i32,
     /// Replication factor of the topics fangpin creates.
@@ -27,6 +31,15 @@ pub struct KafkaSettings {
     pub idle_ms: u64,
     /// How often, in milliseconds, outputs are flushed, state checkpointed and offsets committed.
     pub commit_interval_ms: u64,
+    /// Static assignment, `"N/M"`: this instance is number N (from 0) of M, and reads the
+    /// household partitions whose number modulo M is N, with no consumer-group coordination.
+    /// Unset (the default), the consumer group shares the partitions out and moves them when
+    /// instances come and go. Static assignment is for brokers whose group coordinator cannot be
+    /// trusted to hand a dead member's partitions on (tansu 0.6: see README), and for
+    /// orchestrators that restart a crashed instance at once under the same number, which then
+    /// takes over without waiting for a session to expire. The orchestrator must then run at
+    /// most one instance per number: the broker no longer keeps two from sharing partitions.
+    pub instance: Option<StaticInstance>,
     /// Topic names.
     pub topics: TopicNames,
     /// librdkafka options passed through as they are, e.g. `"security.protocol" = "SASL_SSL"`,
@@ -57,11 +70,13 @@ impl Default for KafkaSettings {
         KafkaSettings {
             brokers: "127.0.0.1:9092".into(),
             group_id: "fangpin".into(),
+            create_topics: true,
             partitions: 4,
             replication: 1,
             linger_ms: 500,
             idle_ms: 100,
             commit_interval_ms: 5_000,
+            instance: None,
             topics: TopicNames::default(),
             properties: BTreeMap::new(),
         }
@@ -82,6 +97,33 @@ impl Default for TopicNames {
     }
 }
 
+/// Instance N of M under static assignment (see [`KafkaSettings::instance`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct StaticInstance {
+    pub number: i32,
+    pub of: i32,
+}
+
+impl TryFrom<String> for StaticInstance {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<StaticInstance, String> {
+        let parsed = text.split_once('/').and_then(|(n, m)| Some((n.trim().parse::<i32>().ok()?, m.trim().parse::<i32>().ok()?)));
+        match parsed {
+            Some((number, of)) if of >= 1 && (0..of).contains(&number) => Ok(StaticInstance { number, of }),
+            _ => Err(format!("kafka.instance must be \"N/M\", this instance's number N from 0 to M - 1 of M instances; got {text:?}")),
+        }
+    }
+}
+
+impl StaticInstance {
+    /// Whether partition `p` of a household topic is this instance's.
+    pub fn owns(&self, p: i32) -> bool {
+        p % self.of == self.number
+    }
+}
+
 /// Topics keyed by household: read by the consumer group, partition by partition.
 pub fn is_household_topic(topic: Topic) -> bool {
     !matches!(topic, Topic::Prices | Topic::Weather)
@@ -90,12 +132,17 @@ pub fn is_household_topic(topic: Topic) -> bool {
 impl KafkaSettings {
     /// Applies `FANGPIN_KAFKA_BROKERS`, `FANGPIN_KAFKA_GROUP_ID`, and every
     /// `FANGPIN_RDKAFKA_<NAME>` as the librdkafka option `<name>` with `_` read as `.`
-    /// (`FANGPIN_RDKAFKA_SASL_PASSWORD` → `sasl.password`).
-    pub fn apply_env(&mut self) {
+    /// (`FANGPIN_RDKAFKA_SASL_PASSWORD` → `sasl.password`), and `FANGPIN_KAFKA_INSTANCE` (`N/M`,
+    /// see [`KafkaSettings::instance`]).
+    pub fn apply_env(&mut self) -> Result<(), ConnectorError> {
         for (key, value) in std::env::vars() {
             match key.as_str() {
                 "FANGPIN_KAFKA_BROKERS" => self.brokers = value,
                 "FANGPIN_KAFKA_GROUP_ID" => self.group_id = value,
+                // An orchestrator's ordinal, e.g. `FANGPIN_KAFKA_INSTANCE=$ORDINAL/3`.
+                "FANGPIN_KAFKA_INSTANCE" => {
+                    self.instance = Some(StaticInstance::try_from(value).map_err(|e| ConnectorError::Config(format!("FANGPIN_KAFKA_INSTANCE: {e}")))?);
+                }
                 _ => {
                     if let Some(name) = key.strip_prefix("FANGPIN_RDKAFKA_") {
                         self.properties.insert(name.to_ascii_lowercase().replace('_', "."), value);
@@ -103,6 +150,7 @@ impl KafkaSettings {
                 }
             }
         }
+        Ok(())
     }
 
     /// Refuses settings that cannot work, naming the field.

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Message};
 
 use super::{kafka_error, KafkaSettings};
@@ -43,6 +45,8 @@ impl ProducerContext for Deliveries {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
             Ok(_) => {}
+            // Purged on purpose (see `KafkaSink::flush_unless`): their records are read again.
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight), _)) => {}
             Err((e, message)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 let mut first = self.first_failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,7 +116,7 @@ impl KafkaSink {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 // librdkafka's queue is full: serve delivery reports to make room, then retry.
-                Err((rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
                     self.producer.poll(Duration::from_millis(50));
                 }
@@ -120,20 +124,20 @@ impl KafkaSink {
             }
         }
     }
-}
 
-impl Sink for KafkaSink {
-    fn send(&mut self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ConnectorError> {
-        let name = self.settings.output_name(topic).to_owned();
-        self.produce(&name, None, key, Some(payload), None)
-    }
-
-    /// Waits for every message queued so far. A slow or absent broker only delays it: a message
-    /// that cannot be delivered within librdkafka's `message.timeout.ms` fails, and the flush
-    /// with it.
-    fn flush(&mut self) -> Result<(), ConnectorError> {
+    /// As [`Sink::flush`], unless `give_up` turns true while it waits: then what has not been
+    /// acknowledged is purged, so that it does not reach the broker later, and the answer is
+    /// `false`. The checkpoint gives up so when the instance loses its partitions, whose new
+    /// owner must not find this instance's late changelog writes over its own.
+    pub fn flush_unless(&mut self, give_up: impl Fn() -> bool) -> Result<bool, ConnectorError> {
         let (mut waited, mut stopping) = (Duration::ZERO, Duration::ZERO);
         while let Err(e) = self.producer.flush(FLUSH_STEP) {
+            if give_up() {
+                self.producer.purge(PurgeConfig::default().queue().inflight());
+                // Serves the purged messages' reports, which say nothing went wrong.
+                let _ = self.producer.flush(FLUSH_STEP);
+                return Ok(false);
+            }
             let waiting = self.producer.in_flight_count();
             if waiting == 0 {
                 return Err(kafka_error("waiting for the broker to acknowledge outputs", e));
@@ -157,7 +161,21 @@ impl Sink for KafkaSink {
             let first = context.first_failure.lock().unwrap_or_else(|p| p.into_inner()).clone();
             return Err(ConnectorError::Kafka(first.unwrap_or_else(|| "a delivery failed".into())));
         }
-        Ok(())
+        Ok(true)
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(&mut self, topic: &str, key: &str, payload: &[u8]) -> Result<(), ConnectorError> {
+        let name = self.settings.output_name(topic).to_owned();
+        self.produce(&name, None, key, Some(payload), None)
+    }
+
+    /// Waits for every message queued so far. A slow or absent broker only delays it: a message
+    /// that cannot be delivered within librdkafka's `message.timeout.ms` fails, and the flush
+    /// with it.
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        self.flush_unless(|| false).map(|_| ())
     }
 
     /// The dead letter as JSON, with its origin in headers so that tools can route it unparsed.

@@ -29,16 +29,21 @@ pub struct Assignment {
     partitions: Mutex<Vec<(String, i32)>>,
 }
 
+impl Assignment {
+    fn assigned(&self, tpl: &TopicPartitionList) {
+        let mut partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+        *partitions = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 impl ClientContext for Assignment {}
 
 impl ConsumerContext for Assignment {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let mut partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
         match rebalance {
-            Rebalance::Assign(tpl) => {
-                *partitions = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
-            }
-            Rebalance::Revoke(_) => partitions.clear(),
+            Rebalance::Assign(tpl) => return self.assigned(tpl),
+            Rebalance::Revoke(_) => self.partitions.lock().unwrap_or_else(|p| p.into_inner()).clear(),
             Rebalance::Error(e) => tracing::warn!("consumer group rebalance failed: {e}"),
         }
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -72,6 +77,10 @@ pub struct KafkaSource {
     household_partitions: HashMap<String, i32>,
     generation: u64,
     idle: Duration,
+    /// When the group consumer last returned from a poll, and `max.poll.interval.ms`: past it,
+    /// librdkafka has left the group and the partitions may have moved on.
+    polled_at: Instant,
+    poll_interval: Duration,
 }
 
 impl KafkaSource {
@@ -88,7 +97,25 @@ impl KafkaSource {
         let topics: HashMap<String, Topic> = Topic::ALL.iter().map(|t| (settings.input_name(*t).to_owned(), *t)).collect();
         let household: Vec<&str> =
             Topic::ALL.iter().filter(|t| is_household_topic(**t)).map(|t| settings.input_name(*t)).collect();
-        group.subscribe(&household).map_err(|e| kafka_error("subscribing to the household topics", e))?;
+        match settings.instance {
+            None => group.subscribe(&household).map_err(|e| kafka_error("subscribing to the household topics", e))?,
+            Some(instance) => {
+                // From the group's committed offsets (earliest where there are none), as a
+                // group member would start; `poll` then reports the assignment once.
+                let mut tpl = TopicPartitionList::new();
+                for name in &household {
+                    let count = partitions(&group, name)?;
+                    if count == 0 {
+                        return Err(ConnectorError::Kafka(format!("topic {name} does not exist: create it, or let fangpin create it")));
+                    }
+                    for p in (0..count).filter(|p| instance.owns(*p)) {
+                        tpl.add_partition_offset(name, p, Offset::Stored).map_err(|e| kafka_error("assigning", e))?;
+                    }
+                }
+                group.assign(&tpl).map_err(|e| kafka_error("assigning the household partitions", e))?;
+                group.context().assigned(&tpl);
+            }
+        }
 
         let broadcast: BaseConsumer = settings
             .consumer_config(&format!("{}-broadcast", settings.group_id))
@@ -102,6 +129,9 @@ impl KafkaSource {
             }
         }
         broadcast.assign(&tpl).map_err(|e| kafka_error("assigning the broadcast topics", e))?;
+        // A static assignment is made already: the first poll must not take it for a change
+        // and drop what it fetched (the loop still restores state for it, from generation 0).
+        let generation = group.context().generation.load(Ordering::SeqCst);
         Ok(KafkaSource {
             group,
             broadcast,
@@ -110,14 +140,36 @@ impl KafkaSource {
             polled: HashMap::new(),
             processed: HashMap::new(),
             household_partitions: HashMap::new(),
-            generation: 0,
+            generation,
             idle: Duration::from_millis(settings.idle_ms.max(1)),
+            polled_at: Instant::now(),
+            poll_interval: Duration::from_millis(
+                settings.properties.get("max.poll.interval.ms").and_then(|v| v.parse().ok()).unwrap_or(300_000),
+            ),
         })
     }
 
     /// Counts assignment changes; when it moves, the caller must rebuild state.
     pub fn generation(&self) -> u64 {
         self.group.context().generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether this instance still owns the partitions of its last assignment: not once the
+    /// session expired or a heartbeat found the member fenced (librdkafka marks the assignment
+    /// lost at once, from its own thread), nor once `max.poll.interval.ms` passed without a
+    /// poll (librdkafka then leaves the group), nor once a rebalance was served.
+    ///
+    /// Changelog writes and commits are made only while it holds. An instance that stalled past
+    /// its poll interval (a slow disk, a paused VM) has been replaced by then, and what it
+    /// would write would overwrite the new owner's checkpoints. A rebalance that is only
+    /// pending does not end ownership: in the Kafka protocol the partitions move on only after
+    /// this member rejoins, which it does in its next poll, or after it is timed out.
+    pub fn owns_assignment(&self) -> bool {
+        // librdkafka leaves the group once the poll interval is exceeded without always marking
+        // the assignment lost (not when a rebalance was already pending), so the interval is
+        // also watched here, with a tenth of it to spare for what is in flight.
+        let polled_recently = self.polled_at.elapsed() < self.poll_interval.mul_f64(0.9);
+        self.generation() == self.generation && !self.group.assignment_lost() && polled_recently
     }
 
     /// Partition numbers of the household topics assigned to this instance.
@@ -160,7 +212,9 @@ impl KafkaSource {
             if records.len() >= max || remaining.is_zero() {
                 break;
             }
-            match self.group.poll(remaining.min(self.idle)) {
+            let polled = self.group.poll(remaining.min(self.idle));
+            self.polled_at = Instant::now();
+            match polled {
                 Some(Ok(m)) => {
                     if let Some(record) = to_record(&self.topics, &mut self.sources, &m) {
                         if let Some(key) = m.key().and_then(|k| std::str::from_utf8(k).ok()) {
