@@ -433,6 +433,35 @@ async fn a_record_whose_roster_entry_never_comes_is_dead_lettered_after_the_wait
     assert_eq!(sink.of(output::DEAD_LETTER).len(), 1, "not dead-lettered twice");
 }
 
+/// Delivery is at least once: after a restart from a checkpoint, the records since the last
+/// commit are read again. A record waiting for its roster entry and a reversal waiting for its
+/// settlement, read again so, must still wait once: the state is the uninterrupted run's.
+#[tokio::test]
+async fn a_record_read_again_after_a_restore_still_waits_once() {
+    let mut stranger = bill("S1", "2024-06", 2000, "settled");
+    stranger["household_code"] = json!("420922101201-0777");
+    let replayed = || vec![record(Topic::Medical, 2, stranger.clone()), record(Topic::Medical, 3, bill("S9", "2024-06", 10, "reversed"))];
+    let mut first = pipeline();
+    let mut sink = MemorySink::default();
+    let mut batch = vec![record(Topic::Roster, 1, roster())];
+    batch.extend(replayed());
+    first.process(batch, &mut sink).await.unwrap();
+    let households: Vec<_> = ["420922101201-0777", HOUSEHOLD].iter().map(|c| fangpin_connectors::event::HouseholdCode::parse(c).unwrap()).collect();
+    let mut restored = pipeline();
+    for h in &households {
+        restored.restore(h, &first.checkpoint(h).unwrap().unwrap()).unwrap();
+    }
+    restored.process(replayed(), &mut sink).await.unwrap();
+    for h in &households {
+        let (want, got) = (first.checkpoint(h).unwrap().unwrap(), restored.checkpoint(h).unwrap().unwrap());
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{h:?}: the replay changed the state");
+    }
+    let held: Value = serde_json::from_slice(&restored.checkpoint(&households[0]).unwrap().unwrap()).unwrap();
+    assert_eq!(held["parked"].as_array().map(Vec::len), Some(1));
+    let held: Value = serde_json::from_slice(&restored.checkpoint(&households[1]).unwrap().unwrap()).unwrap();
+    assert_eq!(held["waiting_reversals"].as_array().map(Vec::len), Some(1));
+}
+
 /// One record of a generated history: its event month (the order it belongs in), the
 /// correction group it is part of (a later report of the same id), and the record.
 #[derive(Clone, Debug)]

@@ -130,6 +130,11 @@ impl State {
             // without bound. There is no deadline in time yet: the newest month an instance
             // has seen is not one (on Kafka it expired records whose roster entry was still on
             // its way, and differently with the partition layout).
+            // The same record again (a replay after a restart from a checkpoint that already
+            // held it, or a department resending it) waits once, as the ledger keeps it once.
+            if waiting.iter().any(|(_, e)| *e == event) {
+                return Outcome::Applied(Applied::Duplicate);
+            }
             if waiting.len() >= MAX_PARKED_PER_HOUSEHOLD {
                 return Outcome::TooManyWaiting;
             }
@@ -202,8 +207,13 @@ impl State {
     }
 
     fn wait_for_settlement(&mut self, code: HouseholdCode, settlement_id: String, month: Month, provenance: Provenance) {
-        let waiting = WaitingReversal { settlement_id, month: Some(month), provenance };
-        self.waiting_reversals.entry(code.clone()).or_default().push(waiting);
+        let waiting = self.waiting_reversals.entry(code.clone()).or_default();
+        // A settlement is reversed once: the same reversal again (replayed after a restart, or
+        // resent) waits once.
+        if waiting.iter().any(|w| w.settlement_id == settlement_id) {
+            return;
+        }
+        waiting.push(WaitingReversal { settlement_id, month: Some(month), provenance });
         self.changed.insert(code);
     }
 
