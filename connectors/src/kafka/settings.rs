@@ -229,4 +229,16 @@ mod tests {
         assert!(bad.check().is_err());
         assert!(toml::from_str::<KafkaSettings>("brokerz = \"x\"").is_err());
     }
+
+    #[test]
+    fn a_static_instance_is_n_of_m_and_owns_the_partitions_n_modulo_m() {
+        let s: KafkaSettings = toml::from_str("instance = \"1/3\"").unwrap();
+        let instance = s.instance.unwrap();
+        assert_eq!((0..7).filter(|p| instance.owns(*p)).collect::<Vec<_>>(), [1, 4]);
+        for bad in ["3/3", "-1/3", "1/0", "1", "a/b", ""] {
+            let e = toml::from_str::<KafkaSettings>(&format!("instance = {bad:?}")).unwrap_err().to_string();
+            assert!(e.contains("kafka.instance must be \"N/M\""), "{bad:?}: {e}");
+        }
+        assert_eq!(KafkaSettings::default().instance, None);
+    }
 }
