@@ -48,6 +48,10 @@ if ! python3 -c "import kafka, lz4" 2>/dev/null; then
   python3 -m pip install --quiet kafka-python==3.0.12 lz4==4.4.5
 fi
 
-# One cargo invocation: the member crates' unit tests and the single integration-test binary,
-# with the Kafka connectors built in.
-cargo test --workspace --features fangpin/kafka,fangpin/failpoints --no-fail-fast
+# The member crates' unit tests and the single integration-test binary, with the Kafka
+# connectors and the fail points built in. The fencing test runs after the rest, alone, on the
+# same build: beside the other tests it failed in each of three full runs (a coordinator lookup
+# timed out, or tansu failed deliveries and stopped answering), and it passed alone every time.
+FENCING=kafka::an_instance_that_lost_its_partitions_writes_no_checkpoint_over_the_new_owners
+cargo test --workspace --features fangpin/kafka,fangpin/failpoints --no-fail-fast -- --skip "$FENCING"
+cargo test --workspace --features fangpin/kafka,fangpin/failpoints --test integration -- --exact "$FENCING"

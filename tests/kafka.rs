@@ -514,8 +514,8 @@ fn a_replacement_started_at_once_after_a_sigkill_takes_over() {
 }
 
 /// Fencing: an instance that stalls past its poll interval loses its partitions, and must not
-/// write its checkpoints over those of the instance that took them. `a` stalls for 20 s before
-/// its first checkpoint (the fail point `kafka::before_checkpoint`); after 10 s librdkafka gives
+/// write its checkpoints over those of the instance that took them. `a` stalls for 40 s before
+/// its first checkpoint (the fail point `kafka::before_checkpoint`); after 20 s librdkafka gives
 /// its partitions up, and `b`, started meanwhile, takes them, restores and checkpoints. When `a`
 /// wakes it must write nothing of its first assignment and commit nothing; it is stopped then,
 /// and `b` must end with the reference's state.
@@ -526,20 +526,20 @@ fn an_instance_that_lost_its_partitions_writes_no_checkpoint_over_the_new_owners
     let broker = Broker::start();
     let world = simulate(tmp.path(), "1500", "23");
     let cfg = config(tmp.path(), "group", "fangpin", "");
-    let text = std::fs::read_to_string(&cfg).unwrap() + "\"max.poll.interval.ms\" = \"10000\"\n";
+    let text = std::fs::read_to_string(&cfg).unwrap() + "\"max.poll.interval.ms\" = \"20000\"\n";
     std::fs::write(&cfg, text).unwrap();
     let reference_cfg = reference_config(tmp.path());
     let status = fangpin().args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"]).status().unwrap();
     assert!(status.success());
     client(&["publish", &broker.address(), world.to_str().unwrap()]);
 
-    let stall = [("FAILPOINTS", "kafka::before_checkpoint=1*sleep(20000)")];
+    let stall = [("FAILPOINTS", "kafka::before_checkpoint=1*sleep(40000)")];
     let a = Instance::start_with("a", &broker, &cfg, &["--batch-size", "5000"], &stall);
     let has = |i: &Instance, text: &str| i.log.lock().unwrap().iter().any(|l| l.contains(text));
     wait_until("a is assigned the partitions", Duration::from_secs(60), || has(&a, "[0, 1, 2, 3] assigned"));
     std::thread::sleep(Duration::from_secs(3));
     let b = Instance::start("b", &broker, &cfg, &["--batch-size", "5000"]);
-    wait_until("a notices it lost the partitions", Duration::from_secs(60), || has(&a, "taken away before the checkpoint"));
+    wait_until("a notices it lost the partitions", Duration::from_secs(90), || has(&a, "taken away before the checkpoint"));
     // a has shown what it does on waking; stopped now (it commits nothing it does not own), it
     // leaves b alone in the group, which tansu's rebalances otherwise keep stirring.
     let a_process = format!(":{}", a.child.id());
