@@ -140,6 +140,12 @@ dead_letter = "{prefix}dead_letter"
     path
 }
 
+/// Adds `line` to the `[kafka]` section of the configuration file at `path`.
+fn kafka_setting(path: &Path, line: &str) {
+    let text = std::fs::read_to_string(path).unwrap().replacen("[kafka]\n", &format!("[kafka]\n{line}\n"), 1);
+    std::fs::write(path, text).unwrap();
+}
+
 fn fangpin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fangpin"));
     command.env("FANGPIN_PSEUDONYM_KEY", KEY).env("RUST_LOG", "fangpin=info,warn");
@@ -418,8 +424,7 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
 /// assignment (`0/1`), so that no rebalance touches it.
 fn reference_config(dir: &Path) -> PathBuf {
     let path = config(dir, "reference", "reference", "ref.");
-    let text = std::fs::read_to_string(&path).unwrap().replace("[kafka]\n", "[kafka]\ninstance = \"0/1\"\n");
-    std::fs::write(&path, text).unwrap();
+    kafka_setting(&path, "instance = \"0/1\"");
     path
 }
 
@@ -469,8 +474,7 @@ fn a_replacement_started_at_once_after_a_sigkill_takes_over() {
     let world = simulate(tmp.path(), "1000", "21");
     let numbered = |name: &str, instance: &str| {
         let path = config(tmp.path(), name, "fangpin", "");
-        let text = std::fs::read_to_string(&path).unwrap().replace("[kafka]\n", &format!("[kafka]\ninstance = \"{instance}\"\n"));
-        std::fs::write(&path, text).unwrap();
+        kafka_setting(&path, &format!("instance = \"{instance}\""));
         path
     };
     let (cfg0, cfg1) = (numbered("zero", "0/2"), numbered("one", "1/2"));
@@ -574,8 +578,7 @@ fn a_missing_topic_stops_the_start_with_its_name_when_fangpin_may_not_create_it(
     let tmp = tempfile::tempdir().unwrap();
     let broker = Broker::start();
     let cfg = config(tmp.path(), "run", "fangpin", "");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("[kafka]\n", "[kafka]\ncreate_topics = false\n");
-    std::fs::write(&cfg, text).unwrap();
+    kafka_setting(&cfg, "create_topics = false");
     let out = fangpin()
         .env_remove("RUST_BACKTRACE")
         .args(["run", "--config", cfg.to_str().unwrap(), "--brokers", &broker.address(), "--stop-at-end"])

@@ -25,12 +25,13 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(settings: &KafkaSettings, assignment: u64) -> Writer {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        Writer {
-            topic: settings.changelog_topic(),
-            process: format!("{}:{}", host.trim(), std::process::id()),
-            assignment: assignment.to_string(),
-        }
+        // Read once per process, not at every checkpoint.
+        static PROCESS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let process = PROCESS.get_or_init(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            format!("{}:{}", host.trim(), std::process::id())
+        });
+        Writer { topic: settings.changelog_topic(), process: process.clone(), assignment: assignment.to_string() }
     }
 
     /// Queues `household`'s checkpoint (`None`: a tombstone) to `partition`, else by key.
