@@ -102,7 +102,7 @@ async fn every_indicator_matches_its_golden_cases() {
         let engine = Engine::new(vec![indicator], Decimal::from(8_000)).expect("engine");
         for case in &golden.cases {
             cases_run += 1;
-            let evaluation = engine.evaluate(to_batch(&rows(case)).expect("batch")).await.expect("evaluation");
+            let evaluation = engine.evaluate(vec![to_batch(&rows(case)).expect("batch")]).await.expect("evaluation");
             let got: BTreeSet<(String, Month)> =
                 evaluation.hits.iter().map(|h| (h.household_code.clone(), h.month)).collect();
             let want: BTreeSet<(String, Month)> =

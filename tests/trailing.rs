@@ -59,7 +59,7 @@ async fn by_sql(engine: &Engine, rows: &[MonthRow]) -> Evaluation {
     ctx.register_batch("month_figures", raw_batch(rows).unwrap()).unwrap();
     let batches = ctx.sql(WINDOWS_SQL).await.unwrap().collect().await.unwrap();
     let months = concat_batches(&batches[0].schema(), &batches).unwrap();
-    engine.evaluate(months).await.unwrap()
+    engine.evaluate(vec![months]).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +76,7 @@ async fn trailing_windows_equal_their_sql_statement() {
     let rows = world_rows(&world);
     let engine = Engine::new(builtin(), Decimal::from(8_000)).unwrap();
 
-    let rust = engine.evaluate(to_batch(&rows).unwrap()).await.unwrap();
+    let rust = engine.evaluate(vec![to_batch(&rows).unwrap()]).await.unwrap();
     let sql = by_sql(&engine, &rows).await;
 
     assert_eq!(rust.evaluated, sql.evaluated, "the household-months reported on differ");

@@ -40,8 +40,12 @@ pub use metrics::ClaimsMetrics;
 pub use premium::CountyPremium;
 pub use triggers::Fired;
 
-
-
+/// What one household is owed for some years ([`Claims::owed`]), to be settled.
+pub struct Owed {
+    household: HouseholdCode,
+    years: BTreeSet<i32>,
+    entitlements: Vec<rules::Entitlement>,
+}
 
 /// The insurance side's state and rules, fed by the pipeline.
 pub struct Claims {
@@ -120,25 +124,29 @@ impl Claims {
         &self.fired
     }
 
-    /// Assesses `household` for `years` from its records held (reversed settlements left out)
-    /// and returns the claim events that bring its claims up to date; they are in the ledger
-    /// already when one is kept. `read_at` is when the batch with the triggering record was
-    /// read; `now` the time stamped on the events (RFC 3339, China time).
-    pub fn assess<'a>(
-        &mut self,
+    /// What `household` is owed for `years`, from its records held (reversed settlements left
+    /// out). It reads nothing but the household and the fired index months, so several
+    /// households may be assessed at once; [`Claims::settle`] then issues the claims.
+    pub fn owed<'a>(
+        &self,
         household: &HouseholdCode,
         profile: &RosterEntry,
         records: impl IntoIterator<Item = &'a Event>,
         years: &BTreeSet<i32>,
-        read_at: Instant,
-        now: &str,
-    ) -> Result<Vec<ClaimEvent>, ClaimsError> {
+    ) -> Owed {
         // The roster says whether the household is insured from its entry's year on; of earlier
         // years it says nothing, so an uninsured entry leaves their claims as they are.
         let from = profile.effective_date.year();
         let years: BTreeSet<i32> = years.iter().copied().filter(|y| profile.insured || *y >= from).collect();
-        let owed = rules::assess(household, profile, records, &self.fired, &self.coverage, &years);
-        let events = self.book.reconcile(household, &years, owed, now);
+        let entitlements = rules::assess(household, profile, records, &self.fired, &self.coverage, &years);
+        Owed { household: household.clone(), years, entitlements }
+    }
+
+    /// Returns the claim events that bring a household's claims up to what it is `owed`; they
+    /// are in the ledger already when one is kept. `read_at` is when the batch with the
+    /// triggering record was read; `now` the time stamped on the events (RFC 3339, China time).
+    pub fn settle(&mut self, owed: Owed, read_at: Instant, now: &str) -> Result<Vec<ClaimEvent>, ClaimsError> {
+        let events = self.book.reconcile(&owed.household, &owed.years, owed.entitlements, now);
         for e in &events {
             if let Some(ledger) = &mut self.ledger {
                 ledger.append(e)?;

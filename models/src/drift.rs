@@ -107,6 +107,21 @@ impl DriftMonitor {
         }
     }
 
+    /// A monitor for the same references with nothing counted: one part of the rows can be
+    /// counted on its own and [`DriftMonitor::add`]ed.
+    pub fn empty_like(&self) -> DriftMonitor {
+        DriftMonitor::new(&self.references)
+    }
+
+    /// Adds what `other`, a monitor for the same references, counted.
+    pub fn add(&mut self, other: &DriftMonitor) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+    }
+
     /// Each watched feature and its index so far.
     pub fn psi(&self) -> Vec<(&str, f64)> {
         self.references.iter().zip(&self.counts).map(|(r, c)| (r.feature.as_str(), psi(&r.expected, c))).collect()
@@ -128,6 +143,13 @@ mod tests {
         let mut poorer = DriftMonitor::new(std::slice::from_ref(&r));
         training.iter().for_each(|v| poorer.observe(&[v * 0.6]));
         assert!(poorer.psi()[0].1 > 0.25, "{:?}", poorer.psi());
+        // Counted in two parts and added, the same index as counted at once.
+        let (mut first, mut second) = (poorer.empty_like(), poorer.empty_like());
+        let (a, b) = training.split_at(3_000);
+        a.iter().for_each(|v| first.observe(&[v * 0.6]));
+        b.iter().for_each(|v| second.observe(&[v * 0.6]));
+        first.add(&second);
+        assert_eq!(first.psi(), poorer.psi());
         assert_eq!(DriftMonitor::new(&[r]).psi()[0].1, 0.0, "nothing graded, nothing to say");
         // A feature that is mostly zero keeps one bin for its zeros.
         let zeros: Vec<f64> = (0..100).map(|i| if i < 95 { 0.0 } else { 1.0 }).collect();

@@ -117,11 +117,11 @@ fn hot_paths(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(batch.num_rows() as u64));
     group.bench_function("features and seven indicators, one batch of household-months", |b| {
-        b.iter(|| runtime.block_on(engine.evaluate(batch.clone())).expect("the indicators run"))
+        b.iter(|| runtime.block_on(engine.evaluate(vec![batch.clone()])).expect("the indicators run"))
     });
     group.finish();
 
-    let evaluation = runtime.block_on(engine.evaluate(batch)).expect("the indicators run");
+    let evaluation = runtime.block_on(engine.evaluate(vec![batch])).expect("the indicators run");
     let inputs = grading_inputs(&state, &evaluation);
     let registry = Registry::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/registry"));
     let version = registry.promoted().expect("the registry reads").expect("a promoted model");

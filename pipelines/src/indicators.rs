@@ -109,7 +109,7 @@ struct Plans {
 }
 
 /// Partitions of each table: one per core.
-const PARTITIONS: usize = 2;
+pub const PARTITIONS: usize = 2;
 
 impl Engine {
     /// An engine with one reused context; `poverty_line` in yuan per person per year.
@@ -129,23 +129,20 @@ impl Engine {
         self.indicators.iter().map(|i| i.code.as_str())
     }
 
-    /// Evaluates every indicator over `household_months` rows.
-    pub async fn evaluate(&self, months: RecordBatch) -> Result<Evaluation, PipelineError> {
-        if months.num_rows() == 0 {
+    /// Evaluates every indicator over `household_months` rows, given as batches (one per
+    /// partition at best) none of which splits a household's rows.
+    pub async fn evaluate(&self, months: Vec<RecordBatch>) -> Result<Evaluation, PipelineError> {
+        if months.iter().all(|b| b.num_rows() == 0) {
             return Ok(Evaluation::default());
         }
         let plans = self.plans().await?;
-        fill(&self.months, split(months)).await;
+        fill(&self.months, spread(months)).await;
         let features = self.run(&plans.features).await?;
         let feature_rows = crate::features::read_rows(&features)?;
         let mut evaluated: Vec<(String, Month)> =
             feature_rows.iter().filter(|(_, r)| r.reported).map(|(k, _)| k.clone()).collect();
         evaluated.sort_unstable();
-        let mut parts = vec![Vec::new(); PARTITIONS];
-        for (i, batch) in features.into_iter().enumerate() {
-            parts[i % PARTITIONS].push(batch);
-        }
-        fill(&plans.features_table, parts).await;
+        fill(&plans.features_table, spread(features)).await;
         let mut hits = Vec::new();
         for (code, plan) in &plans.indicators {
             let batches = self
@@ -201,18 +198,13 @@ async fn fill(table: &MemTable, parts: Vec<Vec<RecordBatch>>) {
     }
 }
 
-/// Splits rows into two partitions on a household boundary, so both cores work.
-fn split(batch: RecordBatch) -> Vec<Vec<RecordBatch>> {
-    let n = batch.num_rows();
-    let codes = batch.column(0).as_string::<i32>();
-    let mut mid = n / 2;
-    while mid > 0 && mid < n && codes.value(mid) == codes.value(mid - 1) {
-        mid += 1;
+/// Deals batches out to the partitions in turn, so that both cores work.
+fn spread(batches: Vec<RecordBatch>) -> Vec<Vec<RecordBatch>> {
+    let mut parts = vec![Vec::new(); PARTITIONS];
+    for (i, batch) in batches.into_iter().filter(|b| b.num_rows() > 0).enumerate() {
+        parts[i % PARTITIONS].push(batch);
     }
-    if mid == 0 || mid >= n {
-        return vec![vec![batch]];
-    }
-    vec![vec![batch.slice(0, mid)], vec![batch.slice(mid, n - mid)]]
+    parts
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str, code: &str) -> Result<&'a Arc<dyn Array>, PipelineError> {
@@ -278,7 +270,7 @@ mod tests {
     async fn a_bad_indicator_is_named_and_good_plans_are_reused() {
         let typo = Indicator { code: "typo".into(), sql: "SELECT household_code, month_idx, detail FROM household_features WHERE incom_12m < 0".into() };
         let engine = Engine::new(vec![typo], Decimal::from(8_000)).unwrap();
-        match engine.evaluate(rows(20_000)).await {
+        match engine.evaluate(vec![rows(20_000)]).await {
             Err(PipelineError::Indicator { code, message }) => {
                 assert_eq!(code, "typo");
                 assert!(message.contains("incom_12m"), "{message}");
@@ -288,7 +280,7 @@ mod tests {
         let engine = Engine::new(builtin(), Decimal::from(8_000)).unwrap();
         // 20,000 a year for three people is under the line of 8,000 a head, 30,000 is not.
         for (baseline, expected) in [(20_000, vec!["below_line"]), (30_000, vec![]), (20_000, vec!["below_line"])] {
-            let evaluation = engine.evaluate(rows(baseline)).await.unwrap();
+            let evaluation = engine.evaluate(vec![rows(baseline)]).await.unwrap();
             assert_eq!(evaluation.hits.iter().map(|h| h.code.as_str()).collect::<Vec<_>>(), expected);
         }
     }

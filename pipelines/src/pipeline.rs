@@ -28,6 +28,7 @@ use fangpin_connectors::{masked_copy_within, DeadLetter, Decoder, RejectReason, 
 use fangpin_claims::{Claims, ClaimsMetrics};
 use fangpin_models::drift::DriftMonitor;
 use fangpin_models::Grader;
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 pub use grading::grading_input;
@@ -36,13 +37,19 @@ pub use crate::stats::{ClaimTotals, RunStats};
 use crate::alerts::{Alert, AlertBook};
 use crate::features;
 use crate::error::PipelineError;
-use crate::indicators::{Engine, Evaluation, Hit, Indicator};
+use crate::indicators::{self, Engine, Evaluation, Hit, Indicator};
 use crate::ledger::Applied;
 use crate::metrics::{Metrics, RecordOutcome};
 use crate::registry::GraderSource;
 use crate::snapshot::SnapshotWriter;
 use crate::state::{Outcome, Provenance, State};
 use crate::table::{self, MonthRow};
+
+/// Fewest records a core decodes at a time: below that, sharing the work costs more than it saves.
+const DECODE_CHUNK: usize = 2_048;
+
+/// Fewest households a core assesses for claims at a time.
+const CLAIMS_CHUNK: usize = 256;
 
 /// How the pipeline judges households.
 pub struct PipelineConfig {
@@ -203,11 +210,16 @@ impl Pipeline {
         self.metrics.observe_read(&records);
         let clock = read_at;
         let latest_allowed = Month::of_instant(&chrono::Utc::now().with_timezone(&china_time())).plus(1);
+        // Decoding and pseudonymising are the same work for every record and need no state: both
+        // cores share it, and the results are taken in the records' own order.
+        let decoder = &self.decoder;
+        let decoded: Vec<_> =
+            records.par_iter().with_min_len(DECODE_CHUNK).map(|r| decoder.decode(r.topic, &r.payload)).collect();
         let mut events = Vec::with_capacity(records.len());
-        for record in records {
+        for (record, decoded) in records.into_iter().zip(decoded) {
             let topic = record.topic.name();
             *self.stats.records_in.entry(topic.to_owned()).or_default() += 1;
-            match self.decoder.decode(record.topic, &record.payload) {
+            match decoded {
                 Ok(event) if event.month() > latest_allowed => {
                     let rejection = Rejection::whole(RejectReason::InvalidValue, "the record's month lies in the future");
                     self.dead_letter(sink, &record, &rejection)?;
@@ -363,10 +375,21 @@ impl Pipeline {
             }
         }
         let now = chrono::Utc::now().with_timezone(&china_time()).to_rfc3339();
-        for (code, from) in assess {
-            let Some(h) = self.state.household(code) else { continue };
-            let years: BTreeSet<i32> = (from.max(first_year)..=newest.year()).collect();
-            for event in claims.assess(code, &h.profile, h.live_records(), &years, read_at, &now)? {
+        // What each household is owed depends on it alone: both cores work it out, and the
+        // claims are then issued in household order.
+        let (state, rules) = (&self.state, &*claims);
+        let assess: Vec<_> = assess.into_iter().collect();
+        let owed: Vec<_> = assess
+            .par_iter()
+            .with_min_len(CLAIMS_CHUNK)
+            .filter_map(|(code, from)| {
+                let h = state.household(code)?;
+                let years: BTreeSet<i32> = ((*from).max(first_year)..=newest.year()).collect();
+                Some(rules.owed(code, &h.profile, h.live_records(), &years))
+            })
+            .collect();
+        for owed in owed {
+            for event in claims.settle(owed, read_at, &now)? {
                 let json = serde_json::to_vec(&event).map_err(|e| PipelineError::Internal(e.to_string()))?;
                 sink.send(output::CLAIMS, &event.household_code, &json)?;
                 self.metrics.records_out.with_label_values(&[output::CLAIMS]).inc();
@@ -452,13 +475,21 @@ impl Pipeline {
         else {
             return Ok(Evaluation::default());
         };
-        let mut rows = Vec::with_capacity(touched.len() * 13);
-        for (code, from) in touched {
-            if let Some(h) = self.state.household(&code) {
-                rows.extend(MonthRow::for_household(h, first, last, from, feeds_start));
-            }
-        }
-        self.engine.evaluate(table::to_batch(&rows)?).await
+        let households: Vec<_> =
+            touched.iter().filter_map(|(code, from)| Some((self.state.household(code)?, *from))).collect();
+        // One table partition per core, each built on its own: a household's rows stay together.
+        let per_part = households.len().div_ceil(indicators::PARTITIONS).max(1);
+        let parts = households
+            .par_chunks(per_part)
+            .map(|part| {
+                let rows: Vec<MonthRow> = part
+                    .iter()
+                    .flat_map(|(h, from)| MonthRow::for_household(h, first, last, *from, feeds_start))
+                    .collect();
+                table::to_batch(&rows)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.engine.evaluate(parts).await
     }
 
     fn dead_letter(&mut self, sink: &mut dyn Sink, record: &SourceRecord, rejection: &Rejection) -> Result<(), PipelineError> {

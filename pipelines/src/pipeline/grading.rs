@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use fangpin_connectors::event::{china_time, HouseholdCode, Month};
 use fangpin_models::drift::DriftMonitor;
-use fangpin_models::{GradingInput, IndicatorHit};
+use fangpin_models::{Assessment, GradingInput, IndicatorHit};
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 use super::Pipeline;
@@ -42,45 +43,78 @@ impl Pipeline {
         // Rules only look at hits; a model, a shadow or a snapshot needs every household-month.
         let every_row = grader.grades_without_hits() || self.shadow.is_some() || self.snapshots.is_some();
         let judged_from = self.state.judged_from();
-        let mut alerts = Vec::new();
-        // `evaluated` is sorted by household: one household's months at a time.
-        for months in evaluation.evaluated.chunk_by(|a, b| a.0 == b.0) {
-            let code = &months[0].0;
-            let Some(household) = HouseholdCode::parse(code) else { continue };
-            let Some(h) = self.state.household(&household) else { continue };
-            let category = h.profile.category.code().to_owned();
-            let mut served = Vec::with_capacity(months.len());
-            let mut shadowed = Vec::new();
-            for (_, month) in months {
-                let hits = grouped.remove(&(code.as_str(), *month)).unwrap_or_default();
-                if hits.is_empty() && !every_row {
-                    served.push((*month, None));
-                    continue;
-                }
-                let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
-                let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
-                let input = grading_input(&household, h, row, before, hits, self.poverty_line);
-                let assessment = grader.grade(&input);
-                let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
-                if let Some(shadow) = &self.shadow {
-                    let a = shadow.grader.grade(&input);
-                    if let Some(a) = &a {
-                        rules_grade = Some(a.grade);
+        // Grading a household-month reads only its own figures: both cores grade, one part of
+        // the households each; the books are then brought up to date in household order.
+        let households: Vec<&[(String, Month)]> = evaluation.evaluated.chunk_by(|a, b| a.0 == b.0).collect();
+        let per_part = households.len().div_ceil(crate::indicators::PARTITIONS).max(1);
+        let (state, shadow, poverty_line, grouped) = (&self.state, self.shadow.as_ref(), self.poverty_line, &grouped);
+        let (drift, snapshots) = (&self.drift, self.snapshots.is_some());
+        let parts: Vec<(DriftMonitor, Vec<Graded>)> = households
+            .par_chunks(per_part)
+            .map(|part| {
+                let mut drift = drift.empty_like();
+                let graded = part.iter().filter_map(|months| {
+                    let household = HouseholdCode::parse(&months[0].0)?;
+                    let h = state.household(&household)?;
+                    let mut g = Graded {
+                        category: h.profile.category.code().to_owned(),
+                        household,
+                        served: Vec::with_capacity(months.len()),
+                        shadowed: Vec::new(),
+                        snapshot_rows: Vec::new(),
+                    };
+                    for (code, month) in *months {
+                        let hits = grouped.get(&(code.as_str(), *month)).cloned().unwrap_or_default();
+                        if hits.is_empty() && !every_row {
+                            g.served.push((*month, None));
+                            continue;
+                        }
+                        let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
+                        let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
+                        let input = grading_input(&g.household, h, row, before, hits, poverty_line);
+                        let assessment = grader.grade(&input);
+                        let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
+                        if let Some(shadow) = shadow {
+                            let a = shadow.grader.grade(&input);
+                            if let Some(a) = &a {
+                                rules_grade = Some(a.grade);
+                            }
+                            g.shadowed.push((*month, a));
+                        }
+                        drift.observe(&input.features);
+                        if snapshots {
+                            let household_code = g.household.as_str().to_owned();
+                            g.snapshot_rows.push(SnapshotRow { household_code, month: *month, rules_grade, features: input.features });
+                        }
+                        g.served.push((*month, assessment));
                     }
-                    shadowed.push((*month, a));
-                }
-                self.drift.observe(&input.features);
-                if let Some(snapshots) = &mut self.snapshots {
-                    snapshots.push(SnapshotRow {
-                        household_code: code.clone(),
-                        month: *month,
-                        rules_grade,
-                        features: input.features,
-                    });
-                }
-                served.push((*month, assessment));
+                    Some(g)
+                });
+                let graded: Vec<Graded> = graded.collect();
+                (drift, graded)
+            })
+            .collect();
+        let mut alerts = Vec::new();
+        for (drift, graded) in parts {
+            self.drift.add(&drift);
+            alerts.extend(self.book_graded(graded, judged_from, &stamp, &detected_at));
+        }
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.flush()?;
+        }
+        self.metrics.set_drift(&self.drift.psi());
+        Ok(alerts)
+    }
+
+    /// Brings the alert books up to date with graded households, in order.
+    fn book_graded(&mut self, graded: Vec<Graded>, judged_from: Option<Month>, stamp: &GraderStamp, detected_at: &str) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for g in graded {
+            if let Some(snapshots) = &mut self.snapshots {
+                g.snapshot_rows.into_iter().for_each(|row| snapshots.push(row));
             }
-            for (alert, stood_at) in self.book.update(&household, &category, served, judged_from, &stamp, &detected_at) {
+            let (household, category) = (&g.household, &g.category);
+            for (alert, stood_at) in self.book.update(household, category, g.served, judged_from, stamp, detected_at) {
                 tally(&mut self.stats, &alert, stood_at, self.keep_alert_lists);
                 if alert.status == AlertStatus::Raised {
                     self.metrics.alerts.with_label_values(&[&alert.queue, alert.grade.code(), &alert.county_code]).inc();
@@ -89,19 +123,25 @@ impl Pipeline {
             }
             if let Some(shadow) = &mut self.shadow {
                 let stamp = GraderStamp { name: shadow.grader.name().to_owned(), version: shadow.grader.version().to_owned() };
-                for (alert, _) in shadow.book.update(&household, &category, shadowed, judged_from, &stamp, &detected_at) {
+                for (alert, _) in shadow.book.update(household, category, g.shadowed, judged_from, &stamp, detected_at) {
                     if self.keep_alert_lists {
                         stand(&mut self.stats.shadow_alerted, &alert);
                     }
                 }
             }
         }
-        if let Some(snapshots) = &mut self.snapshots {
-            snapshots.flush()?;
-        }
-        self.metrics.set_drift(&self.drift.psi());
-        Ok(alerts)
+        alerts
     }
+}
+
+/// One household's judged months, graded: what the books are then updated with.
+struct Graded {
+    household: HouseholdCode,
+    category: String,
+    served: Vec<(Month, Option<Assessment>)>,
+    shadowed: Vec<(Month, Option<Assessment>)>,
+    /// Each graded month's features, when snapshots are written.
+    snapshot_rows: Vec<SnapshotRow>,
 }
 
 /// What a grader sees of one household-month: its profile, its features (`row`, and `before`
