@@ -48,6 +48,9 @@ use crate::table::{self, MonthRow};
 /// Fewest records a core decodes at a time: below that, sharing the work costs more than it saves.
 const DECODE_CHUNK: usize = 2_048;
 
+/// Most households judged at once.
+const JUDGE_CHUNK: usize = 10_000;
+
 /// Fewest households a core assesses for claims at a time.
 const CLAIMS_CHUNK: usize = 256;
 
@@ -285,13 +288,18 @@ impl Pipeline {
             let m = judged.touched.entry(code.clone()).or_insert(*from);
             *m = (*m).min(*from);
         }
-        let clock = Instant::now();
-        let evaluation = self.evaluate(touched).await?;
-        self.observe("sql", clock);
-        let clock = Instant::now();
-        judged.alerts.extend(self.grade(&evaluation)?);
-        judged.hits.extend(evaluation.hits);
-        self.observe("grading", clock);
+        // A part of the households at a time: what is judged of one household depends on it
+        // alone, and the rows, features and grades of every household at once (when a month
+        // closes) would hold gigabytes for a moment.
+        for part in touched.chunks(JUDGE_CHUNK) {
+            let clock = Instant::now();
+            let evaluation = self.evaluate(part).await?;
+            self.observe("sql", clock);
+            let clock = Instant::now();
+            judged.alerts.extend(self.grade(&evaluation)?);
+            judged.hits.extend(evaluation.hits);
+            self.observe("grading", clock);
+        }
         Ok(())
     }
 
@@ -470,7 +478,7 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn evaluate(&mut self, touched: Vec<(HouseholdCode, Month)>) -> Result<Evaluation, PipelineError> {
+    async fn evaluate(&mut self, touched: &[(HouseholdCode, Month)]) -> Result<Evaluation, PipelineError> {
         let (Some(first), Some(last), Some(feeds_start)) = (self.state.window_start(), self.state.newest(), self.feeds_start.or(self.state.oldest()))
         else {
             return Ok(Evaluation::default());
