@@ -92,6 +92,7 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
             match source.commit() {
                 Ok(()) => {
                     last_commit = Instant::now();
+                    tracing::debug!("committed: {} records read", pipeline.stats().records_in.values().sum::<u64>());
                     if polled.idle {
                         tracing::info!("caught up: {} records read", pipeline.stats().records_in.values().sum::<u64>());
                     }

@@ -483,10 +483,14 @@ fn a_replacement_started_at_once_after_a_sigkill_takes_over() {
     assert!(status.success());
     client(&["publish", &broker.address(), world.to_str().unwrap()]);
 
-    let mut a = Instance::start("a", &broker, &cfg0, &["--batch-size", "5000"]);
+    // a logs each commit (after its checkpoints, one a second) and is killed after its second,
+    // mid-way through its share: a fixed delay raced a faster build, which read it all first.
+    let commits = [("RUST_LOG", "fangpin=info,fangpin::kafka_run=debug,warn")];
+    let mut a = Instance::start_with("a", &broker, &cfg0, &["--batch-size", "2000"], &commits);
     let b = Instance::start("b", &broker, &cfg1, &["--batch-size", "5000"]);
-    std::thread::sleep(Duration::from_secs(8));
-    assert!(!caught_up(&broker, "fangpin"), "the world was read before the kill: make it larger");
+    let logged = |i: &Instance, text: &str| i.log.lock().unwrap().iter().filter(|l| l.contains(text)).count();
+    wait_until("a has committed twice", Duration::from_secs(120), || logged(&a, "committed:") >= 2);
+    assert_eq!(logged(&a, "caught up"), 0, "a read its whole share before the kill: make the world larger");
     a.kill();
     let c = Instance::start("c", &broker, &cfg0, &["--batch-size", "5000"]);
     let started = Instant::now();
