@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use fangpin_connectors::event::Month;
+use fangpin_connectors::Pseudonymiser;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -175,6 +176,54 @@ impl Settings {
             bail!("max_wait_days must be between 1 and 365, got {}", s.max_wait_days);
         }
         Ok(s)
+    }
+}
+
+impl Settings {
+    /// What the pipeline is built from: the indicators read now, so that a bad SQL file stops
+    /// the start.
+    pub fn assembly(&self) -> Result<fangpin_pipelines::Assembly> {
+        let indicators = match &self.indicators_dir {
+            Some(dir) => fangpin_pipelines::indicators::load_dir(dir)?,
+            None => fangpin_pipelines::indicators::builtin(),
+        };
+        let config = fangpin_pipelines::PipelineConfig {
+            poverty_line: self.poverty_line,
+            history_months: self.history_months,
+            indicators,
+            max_wait: std::time::Duration::from_secs(self.max_wait_days * 86_400),
+            feeds_start: self.feeds_start,
+        };
+        Ok(fangpin_pipelines::Assembly {
+            config,
+            models_dir: self.models_dir.clone(),
+            rules_only: self.rules_only,
+            features_out: self.features_out.clone(),
+            coverage: self.coverage.clone(),
+        })
+    }
+
+    /// The pseudonymisation key: a key file from the configuration, else
+    /// `FANGPIN_PSEUDONYM_KEY`, else (`required` false: replays and demos) a random key for
+    /// this run only. Both hold the key the same way: hex digits, at least 32 (16 bytes), as
+    /// `openssl rand -hex 32` prints.
+    pub fn pseudonymiser(&self, required: bool) -> Result<Pseudonymiser> {
+        if let Some(path) = &self.pseudonym_key_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading pseudonym key file {}", path.display()))?;
+            return Pseudonymiser::from_hex(&text).with_context(|| format!("pseudonym key file {}", path.display()));
+        }
+        if let Some(p) = Pseudonymiser::from_env()? {
+            return Ok(p);
+        }
+        if required {
+            bail!(
+                "no pseudonym key: set privacy.pseudonym_key_file or FANGPIN_PSEUDONYM_KEY (hex, e.g. from \
+                 `openssl rand -hex 32`). State kept across restarts needs the same key every time, or the same \
+                 person gets a new pseudonym and is counted twice"
+            );
+        }
+        tracing::warn!("no pseudonym key configured (FANGPIN_PSEUDONYM_KEY or privacy.pseudonym_key_file): using a random key for this run");
+        Ok(Pseudonymiser::ephemeral())
     }
 }
 

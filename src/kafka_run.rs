@@ -3,8 +3,11 @@
 //!
 //! Delivery is at-least-once. Offsets are committed only after the outputs of the records they
 //! cover are acknowledged and the state those records changed is acknowledged on the changelog.
-//! A crash replays from the last commit: alert ids are deterministic and the ledger ignores
-//! records it already holds, so a replay repeats messages but never invents different alerts.
+//! Alerts are held until the checkpoint that books them is acknowledged, and the checkpoint
+//! carries them until they are sent (`Pipeline::hold_alerts`): a successor therefore knows every
+//! alert its predecessor may have sent, and sends again any it may not have. A crash replays
+//! from the last commit: alert ids are deterministic and the ledger ignores records it already
+//! holds, so a replay repeats messages but never invents different alerts.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,10 +30,11 @@ use crate::replay::{build_pipeline, Report};
 pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, metrics_addr: Option<SocketAddr>) -> Result<Report> {
     // State outlives the process here: a random per-run key would give the same person a new
     // pseudonym after a restart. Checked first, before any broker is asked anything.
-    let key = crate::replay::pseudonymiser(settings, true)?;
+    let key = settings.pseudonymiser(true)?;
     let partitions = Admin::new(kafka)?.prepare().await.with_context(|| format!("preparing topics on {}", kafka.brokers))?;
     eprintln!("consuming from {} as group {:?}: household topics have {partitions} partitions", kafka.brokers, kafka.group_id);
-    let mut pipeline = build_pipeline(settings, metrics_addr, key)?;
+    // Alerts leave only once a checkpoint books them (see `Pipeline::hold_alerts`).
+    let mut pipeline = build_pipeline(settings, metrics_addr, key)?.hold_alerts();
     if let Some(claims) = pipeline.claims_mut() {
         claims.check_triggers().await?;
         if let Some(path) = &settings.claims_ledger {
@@ -63,6 +67,8 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
                 for letter in &damaged {
                     sink.send_dead_letter(letter)?;
                 }
+                // Alerts the previous owner booked and may not have sent.
+                deliver(&mut pipeline, &mut sink)?;
                 format!(
                     "partitions {owned:?} assigned: restored {households} households from {records} changelog records \
                      ({} damaged, dead-lettered) in {:.2} s",
@@ -75,20 +81,19 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
         }
         if !polled.records.is_empty() {
             tracing::debug!("processing a batch of {} records", polled.records.len());
-            let alerts = pipeline.process(polled.records, &mut sink).await?;
-            for alert in &alerts {
-                sink.send(output::ALERTS, &alert.household_code, &serde_json::to_vec(alert)?)?;
-            }
+            pipeline.process(polled.records, &mut sink).await?;
             source.mark_processed();
         }
         if source.has_uncommitted() && (polled.idle || last_commit.elapsed() >= commit_interval) {
             let written = checkpoint(&mut pipeline, &source, &mut sink, kafka)
                 .context("stopping without committing (the records since the last commit will be read again)")?;
             if !written {
-                // The next poll serves the revocation: state goes back to the changelog.
+                // The next poll serves the revocation: state goes back to the changelog, and
+                // the alerts held, which no checkpoint books, are dropped with it.
                 tracing::warn!("{LOST}");
                 continue;
             }
+            deliver(&mut pipeline, &mut sink)?;
             match source.commit() {
                 Ok(()) => {
                     last_commit = Instant::now();
@@ -121,6 +126,8 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
     if checkpoint(&mut pipeline, &source, &mut sink, kafka)
         .context("stopping without committing (the records since the last commit will be read again)")?
     {
+        deliver(&mut pipeline, &mut sink)?;
+        sink.flush().context("stopping with alerts unsent (the changelog holds them: whoever resumes sends them)")?;
         commit_before_stopping(&mut source)
             .context("stopping without committing (the records since the last commit will be read again)")?;
     } else {
@@ -135,6 +142,16 @@ pub async fn run(settings: &Settings, kafka: &KafkaSettings, stop_at_end: bool, 
         kafka.topics.dead_letter
     );
     Ok(Report { stats: pipeline.stats().clone(), elapsed: started.elapsed(), out, notes })
+}
+
+/// Sends the alerts held for the checkpoint just acknowledged (or restored) to their queues
+/// and to the alerts topic. They are acknowledged with the next checkpoint's flush, before any
+/// checkpoint that no longer carries them is written.
+fn deliver(pipeline: &mut Pipeline, sink: &mut KafkaSink) -> Result<()> {
+    for alert in pipeline.deliver_held(sink)? {
+        sink.send(output::ALERTS, &alert.household_code, &serde_json::to_vec(&alert)?)?;
+    }
+    Ok(())
 }
 
 /// The last commit: a broker that is briefly away (a coordinator moving) is waited for, as the

@@ -2,16 +2,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, DirSink, FileSource, Pseudonymiser};
-use fangpin_claims::{Claims, Ledger};
-use fangpin_models::RulesGrader;
-use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
-use fangpin_pipelines::{indicators, metrics, Metrics, Pipeline, PipelineConfig, RunStats};
+use fangpin_claims::Ledger;
+use fangpin_pipelines::registry::GraderSource;
+use fangpin_pipelines::{metrics, Metrics, Pipeline, RunStats};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Settings;
@@ -48,35 +46,20 @@ pub fn simulate(world: &fangpin_simulator::WorldConfig, out: &Path) -> Result<fa
     Ok(summary)
 }
 
-/// The pipeline `settings` describe, serving metrics at `metrics_addr` if given.
-/// The pipeline of these settings, pseudonymising with `pseudonymiser`.
+/// The pipeline of these settings, pseudonymising with `pseudonymiser`, serving metrics at
+/// `metrics_addr` if given.
 pub fn build_pipeline(settings: &Settings, metrics_addr: Option<SocketAddr>, pseudonymiser: Pseudonymiser) -> Result<Pipeline> {
-    let indicators = match &settings.indicators_dir {
-        Some(dir) => indicators::load_dir(dir)?,
-        None => indicators::builtin(),
-    };
-    let config = PipelineConfig {
-        poverty_line: settings.poverty_line,
-        history_months: settings.history_months,
-        indicators,
-        max_wait: Duration::from_secs(settings.max_wait_days * 86_400),
-        feeds_start: settings.feeds_start,
-    };
+    let assembly = settings.assembly()?;
+    let grader = assembly.grader()?;
+    if let GraderSource::Promoted(p) = &grader {
+        eprintln!("grading with model {} from {}", p.serving().unwrap_or("?"), settings.models_dir.display());
+    }
     let metrics = Metrics::new();
     if let Some(addr) = metrics_addr {
         let (bound, _thread) = metrics::serve(metrics.clone(), addr)?;
         eprintln!("serving metrics at http://{bound}/metrics");
     }
-    let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser);
-    let mut pipeline = Pipeline::new(config, decoder, grader_source(settings)?, metrics)?;
-    if !settings.rules_only {
-        // The rules grade beside the model, so every summary and snapshot can compare them.
-        pipeline = pipeline.with_shadow(Arc::new(RulesGrader::default()));
-    }
-    if let Some(dir) = &settings.features_out {
-        pipeline = pipeline.with_snapshots(dir)?;
-    }
-    Ok(pipeline.with_claims(Claims::new(settings.coverage.clone())?))
+    Ok(assembly.build(grader, pseudonymiser, metrics)?)
 }
 
 /// How a replay runs beyond the settings.
@@ -93,7 +76,7 @@ pub struct ReplayOptions {
 
 /// Replays `from_dir` through the pipeline, writing queues and dead letters under `out`.
 pub async fn run(settings: &Settings, from_dir: &Path, out: &Path, options: ReplayOptions) -> Result<Report> {
-    let key = pseudonymiser(settings, false)?;
+    let key = settings.pseudonymiser(false)?;
     // A replay is bounded by its files: the alert lists it keeps for scoring are too.
     let mut pipeline = build_pipeline(settings, options.metrics_addr, key.clone())?.keep_alert_lists();
     let mut source = FileSource::open(from_dir)?;
@@ -232,49 +215,6 @@ fn peak_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// The promoted model of the registry, or the rules when asked for; no promoted model is an error.
-fn grader_source(settings: &Settings) -> Result<GraderSource> {
-    if settings.rules_only {
-        return Ok(GraderSource::Fixed(Arc::new(RulesGrader::default())));
-    }
-    let registry = Registry::open(&settings.models_dir);
-    let promoted = PromotedModel::open(registry)
-        .with_context(|| format!("serving the promoted model of {}", settings.models_dir.display()))?;
-    match promoted.serving() {
-        Some(v) => eprintln!("grading with model {v} from {}", settings.models_dir.display()),
-        // Grading with the rules instead would raise other alerts with a success exit: refuse,
-        // naming the ways out.
-        None => bail!(
-            "no model is promoted in {}: run fangpin where that registry is (the repository's root), point \
-             [pipeline] models_dir or --models at the registry, or grade with the rules only (--rules-only)",
-            settings.models_dir.display()
-        ),
-    }
-    Ok(GraderSource::Promoted(promoted))
-}
-
-/// The pseudonymisation key: a key file from the configuration, else `FANGPIN_PSEUDONYM_KEY`,
-/// else (`required` false: replays and demos) a random key for this run only. Both hold the
-/// key the same way: hex digits, at least 32 (16 bytes), as `openssl rand -hex 32` prints.
-pub fn pseudonymiser(settings: &Settings, required: bool) -> Result<Pseudonymiser> {
-    if let Some(path) = &settings.pseudonym_key_file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading pseudonym key file {}", path.display()))?;
-        return Pseudonymiser::from_hex(&text).with_context(|| format!("pseudonym key file {}", path.display()));
-    }
-    if let Some(p) = Pseudonymiser::from_env()? {
-        return Ok(p);
-    }
-    if required {
-        bail!(
-            "no pseudonym key: set privacy.pseudonym_key_file or FANGPIN_PSEUDONYM_KEY (hex, e.g. from \
-             `openssl rand -hex 32`). State kept across restarts needs the same key every time, or the same \
-             person gets a new pseudonym and is counted twice"
-        );
-    }
-    tracing::warn!("no pseudonym key configured (FANGPIN_PSEUDONYM_KEY or privacy.pseudonym_key_file): using a random key for this run");
-    Ok(Pseudonymiser::ephemeral())
-}
-
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -291,7 +231,7 @@ pub struct ParseReport {
 /// Reads and decodes `from_dir` (JSON, validation, pseudonyms) and keeps nothing: the upper
 /// bound of a replay's speed, against which the whole pipeline is measured.
 pub fn parse_only(settings: &Settings, from_dir: &Path) -> Result<ParseReport> {
-    let decoder = Decoder::new(DecoderConfig::default(), pseudonymiser(settings, false)?);
+    let decoder = Decoder::new(DecoderConfig::default(), settings.pseudonymiser(false)?);
     let mut source = FileSource::open(from_dir)?;
     let started = Instant::now();
     let (mut records, mut rejected) = (0, 0);

@@ -16,7 +16,8 @@
 //!  "parked":[{"from":{"topic":..,"source":..,"offset":3,"payload":".."},"event":{..}}],
 //!                                                   ("line":3 for a record read from a file)
 //!  "waiting_reversals":[{"settlement_id":"S9","from":{..}}],
-//!  "alerts":{"last":{..},"issued":[..]},"shadow_alerts":{..}}
+//!  "alerts":{"last":{..},"issued":[..]},"shadow_alerts":{..},
+//!  "claims":{..},"outbox":[{..alert..}]}              alerts not yet known to be sent
 //! ```
 //!
 //! Empty parts are left out. JSON because an operator can read a changelog record with any
@@ -40,7 +41,7 @@ use fangpin_connectors::event::{Event, HouseholdCode, Month, RosterEntry};
 use fangpin_connectors::{Position, Topic};
 use serde::{Deserialize, Serialize};
 
-use crate::alerts::BookEntry;
+use crate::alerts::{Alert, BookEntry};
 use fangpin_claims::BookEntry as ClaimsEntry;
 use crate::error::PipelineError;
 use crate::ledger::Household;
@@ -79,6 +80,18 @@ struct Snapshot<'a> {
     /// restates them rather than raising them again.
     #[serde(default, skip_serializing_if = "ClaimsEntry::is_empty")]
     claims: ClaimsEntry,
+    /// Alerts booked above and not yet known to be sent: whoever restores this sends them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outbox: Vec<Alert>,
+}
+
+/// What a household's checkpoint holds besides its state: its parts of the books, and the
+/// alerts waiting to be sent.
+pub(crate) struct Books {
+    pub alerts: BookEntry,
+    pub shadow_alerts: BookEntry,
+    pub claims: ClaimsEntry,
+    pub outbox: Vec<Alert>,
 }
 
 /// Where a waiting record came from: enough for its dead letter if its match never comes.
@@ -142,15 +155,14 @@ pub(crate) fn encode(
     code: &HouseholdCode,
     key: &str,
     state: &State,
-    alerts: BookEntry,
-    shadow_alerts: BookEntry,
-    claims: ClaimsEntry,
+    books: Books,
 ) -> Result<Option<Vec<u8>>, PipelineError> {
+    let Books { alerts, shadow_alerts, claims, outbox } = books;
     let household = state.household(code);
     let parked = state.parked(code);
     let reversals = state.waiting_reversals(code);
     let nothing = household.is_none() && parked.is_empty() && reversals.is_empty();
-    if nothing && alerts.is_empty() && shadow_alerts.is_empty() && claims.is_empty() {
+    if nothing && alerts.is_empty() && shadow_alerts.is_empty() && claims.is_empty() && outbox.is_empty() {
         return Ok(None);
     }
     let snapshot = Snapshot {
@@ -170,6 +182,7 @@ pub(crate) fn encode(
         alerts,
         shadow_alerts,
         claims,
+        outbox,
     };
     let json =
         serde_json::to_vec(&snapshot).map_err(|e| PipelineError::Internal(format!("checkpoint of {code}: {e}")))?;
@@ -184,6 +197,7 @@ pub(crate) struct Restored {
     pub alerts: BookEntry,
     pub shadow_alerts: BookEntry,
     pub claims: ClaimsEntry,
+    pub outbox: Vec<Alert>,
     /// The watermarks of the pipeline that wrote it.
     pub seen: Vec<Month>,
 }
@@ -218,6 +232,9 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
     if let Some(e) = s.records.iter().chain(s.parked.iter().map(|p| &p.event)).find(|e| !belongs(e)) {
         return Err(fail(format!("a record of another household: {e:?}")));
     }
+    if let Some(a) = s.outbox.iter().find(|a| a.household_code != code.as_str()) {
+        return Err(fail(format!("an alert of another household waits to be sent: {}", a.alert_id)));
+    }
     let records: Vec<Event> = s.records.into_iter().map(Cow::into_owned).collect();
     let reversed: Vec<String> = s.reversed.into_iter().map(Cow::into_owned).collect();
     let household = match s.profile {
@@ -247,6 +264,7 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
         alerts: s.alerts,
         shadow_alerts: s.shadow_alerts,
         claims: s.claims,
+        outbox: s.outbox,
         seen: s.oldest.into_iter().chain(s.newest).collect(),
     })
 }
@@ -517,6 +535,44 @@ mod tests {
         }
         assert_eq!(b.checkpoint(h1).unwrap().as_deref(), Some(bytes.as_slice()));
         assert_eq!(b.checkpoint(h2).unwrap(), None);
+    }
+
+    /// Held alerts leave only through [`Pipeline::deliver_held`]; until then each household's
+    /// checkpoint carries them, and a pipeline that restores it sends them again, as they were.
+    #[tokio::test]
+    async fn held_alerts_travel_in_the_checkpoint_until_sent() {
+        let queued = |sink: &MemorySink| sink.sent.iter().filter(|(t, _)| t == output::PHONE || t == output::DOOR_VISIT).count();
+        let mut a = pipeline().hold_alerts();
+        let mut sink = MemorySink::default();
+        let alerts = a.process(first_batch(), &mut sink).await.unwrap();
+        let h2 = HouseholdCode::parse(H2).unwrap();
+        let held: Vec<&Alert> = alerts.iter().filter(|a| a.household_code == H2).collect();
+        assert!(!held.is_empty(), "H2 is alerted: {alerts:?}");
+        assert_eq!(queued(&sink), 0, "nothing is sent before the checkpoint");
+        let changed = a.take_changed();
+        assert!(changed.contains(&h2));
+        let snapshot = a.checkpoint(&h2).unwrap().unwrap();
+        let outbox: Value = serde_json::from_slice::<Value>(&snapshot).unwrap()["outbox"].clone();
+        assert_eq!(outbox.as_array().map(Vec::len), Some(held.len()), "{outbox}");
+
+        // Sent once the checkpoint is acknowledged: the next checkpoint carries no outbox.
+        let sent = a.deliver_held(&mut sink).unwrap();
+        assert_eq!(sent.len(), alerts.len());
+        assert_eq!(queued(&sink), alerts.len() + alerts.iter().filter(|a| a.moved_from.is_some()).count());
+        assert!(a.take_changed().is_empty(), "sending changes no checkpoint");
+        let after = a.checkpoint(&h2).unwrap().unwrap();
+        assert!(serde_json::from_slice::<Value>(&after).unwrap().get("outbox").is_none());
+
+        // A successor restores the checkpoint written before the send: it sends H2's alerts
+        // again, byte for byte, then writes the household back without them.
+        let mut b = pipeline().hold_alerts();
+        b.restore(&h2, &snapshot).unwrap();
+        assert!(b.take_changed().is_empty());
+        let mut sink_b = MemorySink::default();
+        let resent = b.deliver_held(&mut sink_b).unwrap();
+        assert_eq!(resent.iter().collect::<Vec<_>>(), held);
+        assert_eq!(b.take_changed(), vec![h2.clone()]);
+        assert_eq!(b.checkpoint(&h2).unwrap(), Some(after));
     }
 
     #[tokio::test]

@@ -109,7 +109,13 @@ struct Plans {
 }
 
 /// Partitions of each table: one per core.
-pub const PARTITIONS: usize = 2;
+const PARTITIONS: usize = 2;
+
+/// How many of `n` households go in each part when work is shared out one part per
+/// partition (at least one, so that chunking never divides by zero).
+pub fn per_partition(n: usize) -> usize {
+    n.div_ceil(PARTITIONS).max(1)
+}
 
 impl Engine {
     /// An engine with one reused context; `poverty_line` in yuan per person per year.

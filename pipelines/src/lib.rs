@@ -16,7 +16,10 @@
 //! - [`snapshot`]: feature snapshots to Parquet, partitioned by month.
 //! - [`training`]: snapshots joined with labels in SQL, for training and evaluation.
 //! - [`pipeline`]: the micro-batch loop tying it together; its `grading` (served and shadow
-//!   graders, then the alert book) and `checkpoints` (what changed, checkpoint, restore).
+//!   graders, then the alert book), `checkpoints` (what changed, checkpoint, restore) and
+//!   `outbox` (alerts held until a checkpoint books them).
+//! - [`assemble`]: a deployment's pipeline from its settings (indicators, grader, shadow,
+//!   snapshots, claims), for the file replay and the Kafka loop alike.
 //! - [`stats`]: what a run has done so far, for summaries and tests.
 //! - [`checkpoint`]: one household's state as a versioned changelog record, written and
 //!   restored so that a deployment can move households between instances.
@@ -24,6 +27,7 @@
 //! - [`error`]: the crate's error type.
 
 pub mod alerts;
+pub mod assemble;
 pub mod checkpoint;
 pub mod error;
 pub mod features;
@@ -40,6 +44,7 @@ pub mod trailing;
 pub mod training;
 
 pub use alerts::Alert;
+pub use assemble::Assembly;
 pub use error::PipelineError;
 pub use metrics::Metrics;
 pub use pipeline::{Pipeline, PipelineConfig, RunStats};

@@ -17,6 +17,7 @@
 
 mod checkpoints;
 mod grading;
+mod outbox;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -55,6 +56,7 @@ const JUDGE_CHUNK: usize = 10_000;
 const CLAIMS_CHUNK: usize = 256;
 
 /// How the pipeline judges households.
+#[derive(Clone)]
 pub struct PipelineConfig {
     /// Monitoring line, yuan per person per year.
     pub poverty_line: Decimal,
@@ -119,6 +121,8 @@ pub struct Pipeline {
     roster_changed: bool,
     /// The rows graded by the served model, against its training rows.
     drift: DriftMonitor,
+    /// Alerts waiting for the checkpoint that books them, when they are held.
+    outbox: outbox::Outbox,
 }
 
 impl Pipeline {
@@ -153,6 +157,7 @@ impl Pipeline {
             keep_alert_lists: false,
             max_wait_seconds: i64::try_from(config.max_wait.as_secs()).unwrap_or(i64::MAX),
             roster_changed: false,
+            outbox: outbox::Outbox::default(),
         })
     }
 
@@ -207,7 +212,8 @@ impl Pipeline {
         &self.metrics
     }
 
-    /// Processes one micro-batch and writes its alerts and dead letters to `sink`.
+    /// Processes one micro-batch and writes its alerts (unless they are held, see
+    /// [`Pipeline::hold_alerts`]) and dead letters to `sink`; returns its alerts.
     pub async fn process(&mut self, records: Vec<SourceRecord>, sink: &mut dyn Sink) -> Result<Vec<Alert>, PipelineError> {
         let read_at = Instant::now();
         self.metrics.observe_read(&records);
@@ -265,12 +271,11 @@ impl Pipeline {
         self.metrics.observe_alert_book(&self.book);
         let clock = Instant::now();
         for alert in &judged.alerts {
-            let json = serde_json::to_vec(alert).map_err(|e| PipelineError::Internal(e.to_string()))?;
-            for queue in std::iter::once(&alert.queue).chain(&alert.moved_from) {
-                sink.send(queue, &alert.township_code, &json)?;
-                self.metrics.records_out.with_label_values(&[queue]).inc();
+            if self.outbox.hold {
+                self.outbox.push(alert.clone(), read_at);
+            } else {
+                self.send_alert(sink, alert, read_at)?;
             }
-            self.metrics.alert_written(alert, read_at);
         }
         self.observe("fanout", clock);
         Ok(judged.alerts)
@@ -486,7 +491,7 @@ impl Pipeline {
         let households: Vec<_> =
             touched.iter().filter_map(|(code, from)| Some((self.state.household(code)?, *from))).collect();
         // One table partition per core, each built on its own: a household's rows stay together.
-        let per_part = households.len().div_ceil(indicators::PARTITIONS).max(1);
+        let per_part = indicators::per_partition(households.len());
         let parts = households
             .par_chunks(per_part)
             .map(|part| {

@@ -16,6 +16,7 @@ impl Pipeline {
     pub fn take_changed(&mut self) -> Vec<HouseholdCode> {
         let mut changed = self.state.take_changed();
         changed.extend(self.book.take_changed());
+        changed.extend(self.outbox.take_resent());
         if let Some(claims) = &mut self.claims {
             changed.extend(claims.book_mut().take_changed());
         }
@@ -32,7 +33,13 @@ impl Pipeline {
     pub fn checkpoint(&self, household: &HouseholdCode) -> Result<Option<Vec<u8>>, PipelineError> {
         let shadow_alerts = self.shadow.as_ref().map(|s| s.book.entry(household)).unwrap_or_default();
         let claims = self.claims.as_ref().map(|c| c.book().entry(household)).unwrap_or_default();
-        checkpoint::encode(household, &self.key_fingerprint, &self.state, self.book.entry(household), shadow_alerts, claims)
+        let books = checkpoint::Books {
+            alerts: self.book.entry(household),
+            shadow_alerts,
+            claims,
+            outbox: self.outbox.waiting_for(household),
+        };
+        checkpoint::encode(household, &self.key_fingerprint, &self.state, books)
     }
 
     /// Forgets every household: state, waiting records and the alert books, as
@@ -41,6 +48,7 @@ impl Pipeline {
         self.state.clear();
         self.roster_changed = true;
         self.book.clear();
+        self.outbox.clear();
         if let Some(shadow) = &mut self.shadow {
             shadow.book.clear();
         }
@@ -52,14 +60,15 @@ impl Pipeline {
 
     /// Replaces `household`'s state with a checkpoint; an empty `snapshot` is a tombstone and
     /// forgets the household. Feed a changelog's records in order: a later one for a household
-    /// replaces an earlier one. Restored households are neither re-evaluated (no alert is
-    /// repeated) nor reported by [`Pipeline::take_changed`]. A snapshot that cannot be read
-    /// changes nothing.
+    /// replaces an earlier one. Restored households are not re-evaluated, and not reported by
+    /// [`Pipeline::take_changed`] until the alerts their checkpoints held are sent again by
+    /// [`Pipeline::deliver_held`]. A snapshot that cannot be read changes nothing.
     pub fn restore(&mut self, household: &HouseholdCode, snapshot: &[u8]) -> Result<(), PipelineError> {
         self.roster_changed = true;
         if snapshot.is_empty() {
             self.state.forget(household);
             self.book.forget(household);
+            self.outbox.forget(household);
             if let Some(shadow) = &mut self.shadow {
                 shadow.book.forget(household);
             }
@@ -71,6 +80,7 @@ impl Pipeline {
         let r = checkpoint::decode(household, &self.key_fingerprint, snapshot)?;
         self.state.restore(household.clone(), r.household, r.parked, r.waiting_reversals, &r.seen);
         self.book.restore(household, r.alerts);
+        self.outbox.restore(household, r.outbox);
         if let Some(shadow) = &mut self.shadow {
             shadow.book.restore(household, r.shadow_alerts);
         }

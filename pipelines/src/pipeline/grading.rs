@@ -46,7 +46,7 @@ impl Pipeline {
         // Grading a household-month reads only its own figures: both cores grade, one part of
         // the households each; the books are then brought up to date in household order.
         let households: Vec<&[(String, Month)]> = evaluation.evaluated.chunk_by(|a, b| a.0 == b.0).collect();
-        let per_part = households.len().div_ceil(crate::indicators::PARTITIONS).max(1);
+        let per_part = crate::indicators::per_partition(households.len());
         let (state, shadow, poverty_line, grouped) = (&self.state, self.shadow.as_ref(), self.poverty_line, &grouped);
         let (drift, snapshots) = (&self.drift, self.snapshots.is_some());
         let parts: Vec<(DriftMonitor, Vec<Graded>)> = households
