@@ -233,39 +233,97 @@ fn restore(
 ) -> Result<(usize, u64, Vec<DeadLetter>, Duration)> {
     let started = Instant::now();
     pipeline.clear_state();
-    let mut keys = std::collections::HashSet::new();
-    let mut damaged = Vec::new();
-    let topic = kafka.changelog_topic();
-    let records = changelog::read(kafka, owned, |partition, offset, key, payload| {
+    let mut restoring = Restoring { topic: kafka.changelog_topic(), ..Restoring::default() };
+    let read = changelog::read(kafka, owned, |partition, offset, key, payload| {
         source.note_household_partition(key, partition);
-        let restored = match HouseholdCode::parse(key) {
-            None => Err(format!("the key {:?} is not a household code", mask_id_numbers(key))),
-            Some(code) => match pipeline.restore(&code, payload) {
-                Ok(()) => Ok(()),
-                // Another key is the operator's to fix, not one damaged record: stop.
-                Err(e @ PipelineError::KeyMismatch { .. }) => return Err(e.to_string()),
-                Err(e) => {
-                    // Forget whatever an earlier record of this household restored.
-                    let _ = pipeline.restore(&code, b"");
-                    Err(e.to_string())
-                }
-            },
-        };
-        match restored {
-            Ok(()) => {
-                keys.insert(key.to_owned());
-            }
-            Err(why) => {
-                tracing::warn!("changelog {topic}/{partition} offset {offset}: {why}; dead-lettered, the household starts again");
-                let rejection = Rejection::whole(RejectReason::BadCheckpoint, why);
-                let source = format!("{topic}/{partition}");
-                damaged.push(DeadLetter::new(&topic, &source, fangpin_connectors::Position::Offset(offset.max(0) as u64), &rejection, payload));
+        restoring.chunk.push(ChangelogRecord { partition, offset, key: key.to_owned(), payload: payload.to_vec() });
+        if restoring.chunk.len() < RESTORE_CHUNK {
+            return Ok(());
+        }
+        restoring.apply(pipeline)
+    });
+    let records = match read {
+        // A key mismatch stops the restore with its own message and position.
+        Err(_) if restoring.fatal.is_some() => bail!(restoring.fatal.unwrap_or_default()),
+        r => r?,
+    };
+    if restoring.apply(pipeline).is_err() {
+        bail!(restoring.fatal.unwrap_or_default());
+    }
+    pipeline.refresh_state_metrics();
+    Ok((restoring.households.len(), records, restoring.damaged, started.elapsed()))
+}
+
+/// Changelog records applied together (`Pipeline::restore_all` shares their decoding out).
+const RESTORE_CHUNK: usize = 1_024;
+
+struct ChangelogRecord {
+    partition: i32,
+    offset: i64,
+    key: String,
+    payload: Vec<u8>,
+}
+
+/// A restore under way: the records read and not yet applied, and what was restored so far.
+#[derive(Default)]
+struct Restoring {
+    topic: String,
+    chunk: Vec<ChangelogRecord>,
+    households: std::collections::HashSet<String>,
+    damaged: Vec<DeadLetter>,
+    /// What stops the restore: a checkpoint written with another pseudonym key is the
+    /// operator's to fix, not one damaged record.
+    fatal: Option<String>,
+}
+
+impl Restoring {
+    /// Applies the chunk in order; `Err` (the reason in `fatal`) stops the restore.
+    fn apply(&mut self, pipeline: &mut Pipeline) -> Result<(), String> {
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut known = Vec::with_capacity(chunk.len());
+        let mut unknown = Vec::new();
+        for (i, r) in chunk.iter().enumerate() {
+            match HouseholdCode::parse(&r.key) {
+                Some(code) => known.push((code, r.payload.as_slice())),
+                None => unknown.push(i),
             }
         }
-        Ok::<(), String>(())
-    })?;
-    pipeline.refresh_state_metrics();
-    Ok((keys.len(), records, damaged, started.elapsed()))
+        let mut results = pipeline.restore_all(&known).into_iter();
+        let mut codes = known.iter().map(|(code, _)| code);
+        for (i, r) in chunk.iter().enumerate() {
+            let restored = if unknown.contains(&i) {
+                Err(format!("the key {:?} is not a household code", mask_id_numbers(&r.key)))
+            } else {
+                let code = codes.next().expect("a code per parsed key");
+                match results.next().expect("a result per checkpoint") {
+                    Ok(()) => Ok(()),
+                    Err(e @ PipelineError::KeyMismatch { .. }) => {
+                        self.fatal = Some(format!("restoring {}/{} offset {}: {e}", self.topic, r.partition, r.offset));
+                        return Err("a checkpoint written with another pseudonym key".to_owned());
+                    }
+                    Err(e) => {
+                        // Forget whatever an earlier record of this household restored.
+                        let _ = pipeline.restore(code, b"");
+                        Err(e.to_string())
+                    }
+                }
+            };
+            match restored {
+                Ok(()) => {
+                    self.households.insert(r.key.clone());
+                }
+                Err(why) => {
+                    let (topic, partition, offset) = (&self.topic, r.partition, r.offset);
+                    tracing::warn!("changelog {topic}/{partition} offset {offset}: {why}; dead-lettered, the household starts again");
+                    let rejection = Rejection::whole(RejectReason::BadCheckpoint, why);
+                    let source = format!("{topic}/{partition}");
+                    let position = fangpin_connectors::Position::Offset(offset.max(0) as u64);
+                    self.damaged.push(DeadLetter::new(topic, &source, position, &rejection, &r.payload));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Publishes the contract files of `dir` to their topics, keyed as the contracts say, in the

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Streaming poverty-prevention risk monitoring for Xiaogan: department feeds in, graded alerts
 /// out to the verification queues.
 #[derive(Parser)]
