@@ -280,22 +280,13 @@ impl Restoring {
     /// Applies the chunk in order; `Err` (the reason in `fatal`) stops the restore.
     fn apply(&mut self, pipeline: &mut Pipeline) -> Result<(), String> {
         let chunk = std::mem::take(&mut self.chunk);
-        let mut known = Vec::with_capacity(chunk.len());
-        let mut unknown = Vec::new();
-        for (i, r) in chunk.iter().enumerate() {
-            match HouseholdCode::parse(&r.key) {
-                Some(code) => known.push((code, r.payload.as_slice())),
-                None => unknown.push(i),
-            }
-        }
+        let codes: Vec<Option<HouseholdCode>> = chunk.iter().map(|r| HouseholdCode::parse(&r.key)).collect();
+        let known: Vec<_> = chunk.iter().zip(&codes).filter_map(|(r, code)| Some((code.clone()?, r.payload.as_slice()))).collect();
         let mut results = pipeline.restore_all(&known).into_iter();
-        let mut codes = known.iter().map(|(code, _)| code);
-        for (i, r) in chunk.iter().enumerate() {
-            let restored = if unknown.contains(&i) {
-                Err(format!("the key {:?} is not a household code", mask_id_numbers(&r.key)))
-            } else {
-                let code = codes.next().expect("a code per parsed key");
-                match results.next().expect("a result per checkpoint") {
+        for (r, code) in chunk.iter().zip(&codes) {
+            let restored = match code {
+                None => Err(format!("the key {:?} is not a household code", mask_id_numbers(&r.key))),
+                Some(code) => match results.next().expect("a result per checkpoint") {
                     Ok(()) => Ok(()),
                     Err(e @ PipelineError::KeyMismatch { .. }) => {
                         self.fatal = Some(format!("restoring {}/{} offset {}: {e}", self.topic, r.partition, r.offset));
@@ -306,7 +297,7 @@ impl Restoring {
                         let _ = pipeline.restore(code, b"");
                         Err(e.to_string())
                     }
-                }
+                },
             };
             match restored {
                 Ok(()) => {

@@ -27,11 +27,9 @@ pub(super) struct Outbox {
     pub hold: bool,
     /// By household code.
     waiting: BTreeMap<String, Vec<(Alert, Instant)>>,
-    /// Households whose waiting alerts came from a restored checkpoint.
+    /// Households whose alerts came from a restored checkpoint: once they are sent again, the
+    /// next checkpoint no longer needs to carry them.
     restored: HashSet<HouseholdCode>,
-    /// Restored households whose alerts were sent again: their next checkpoint no longer needs
-    /// to carry them.
-    resent: HashSet<HouseholdCode>,
 }
 
 impl Outbox {
@@ -57,7 +55,6 @@ impl Outbox {
     pub fn forget(&mut self, household: &HouseholdCode) {
         self.waiting.remove(household.as_str());
         self.restored.remove(household);
-        self.resent.remove(household);
     }
 
     pub fn clear(&mut self) {
@@ -66,13 +63,14 @@ impl Outbox {
 
     /// Takes every waiting alert, in household order.
     fn take_waiting(&mut self) -> impl Iterator<Item = (Alert, Instant)> {
-        self.resent.extend(self.restored.drain());
         std::mem::take(&mut self.waiting).into_values().flatten()
     }
 
     /// Households to checkpoint again: their restored alerts were sent.
     pub fn take_resent(&mut self) -> HashSet<HouseholdCode> {
-        std::mem::take(&mut self.resent)
+        let (sent, waiting) = std::mem::take(&mut self.restored).into_iter().partition(|h| !self.waiting.contains_key(h.as_str()));
+        self.restored = waiting;
+        sent
     }
 }
 
