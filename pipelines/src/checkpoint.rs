@@ -552,6 +552,8 @@ mod tests {
         let changed = a.take_changed();
         assert!(changed.contains(&h2));
         let snapshot = a.checkpoint(&h2).unwrap().unwrap();
+        let text = std::str::from_utf8(&snapshot).unwrap();
+        assert_eq!(mask_id_numbers(text), text, "an ID-like number in a checkpoint with held alerts: {text}");
         let outbox: Value = serde_json::from_slice::<Value>(&snapshot).unwrap()["outbox"].clone();
         assert_eq!(outbox.as_array().map(Vec::len), Some(held.len()), "{outbox}");
 
