@@ -7,8 +7,10 @@ use clap::{Args, Subcommand};
 use fangpin_connectors::event::Month;
 use fangpin_models::card::{evaluate, month_name, Quality, WorldEvaluation};
 use fangpin_models::train::{train, Example, TrainConfig};
+use fangpin_models::Grade;
 use fangpin_pipelines::registry::Registry;
-use fangpin_pipelines::{features, training};
+use fangpin_pipelines::features::FeatureSet;
+use fangpin_pipelines::{indicators, training};
 
 /// Model registry subcommands.
 #[derive(Subcommand)]
@@ -44,12 +46,26 @@ pub enum ModelCommand {
     },
 }
 
-/// Where the registry is.
+/// Where the registry is, and the indicators whose features its models read.
 #[derive(Args)]
 pub struct RegistryArg {
     /// Model registry directory.
     #[arg(long = "registry", default_value = "models/registry")]
     dir: PathBuf,
+    /// The indicator SQL files the runs use (`[pipeline] indicators_dir`); each is a feature.
+    /// Default: the shipped indicators.
+    #[arg(long)]
+    indicators: Option<PathBuf>,
+}
+
+impl RegistryArg {
+    fn open(&self) -> Result<Registry> {
+        let indicators = match &self.indicators {
+            Some(dir) => indicators::load_dir(dir)?,
+            None => indicators::builtin(),
+        };
+        Ok(Registry::for_indicators(&self.dir, &indicators))
+    }
 }
 
 /// Labelled data: feature snapshots and the truth about households.
@@ -104,10 +120,10 @@ pub struct TrainArgs {
 pub async fn run(command: ModelCommand) -> Result<()> {
     match command {
         ModelCommand::Train(args) => train_cmd(args).await,
-        ModelCommand::List(r) => list(&Registry::open(&r.dir)),
+        ModelCommand::List(r) => list(&r.open()?),
         ModelCommand::Evaluate { version, data, registry } => {
-            let registry = Registry::open(&registry.dir);
-            let rows = examples(&data).await?;
+            let registry = registry.open()?;
+            let (rows, _) = examples(&data, registry.features()).await?;
             let e = evaluate(&registry.grader(&version)?.artifact().clone(), &rows);
             println!("{version} on {} rows ({} at risk):", e.model.rows, e.model.at_risk);
             print_quality("model", &e.model);
@@ -115,12 +131,14 @@ pub async fn run(command: ModelCommand) -> Result<()> {
             Ok(())
         }
         ModelCommand::Promote { version, features, truth, force, registry } => {
-            promote(&Registry::open(&registry.dir), &version, features.zip(truth), force).await
+            promote(&registry.open()?, &version, features.zip(truth), force).await
         }
     }
 }
 
-async fn examples(data: &DataArgs) -> Result<Vec<Example>> {
+/// Labelled rows of `data`, and the cadres' answers it names as (the alert's grade, risk
+/// confirmed).
+async fn examples(data: &DataArgs, feature_set: &FeatureSet) -> Result<(Vec<Example>, Vec<(Grade, bool)>)> {
     let (features, truth) = (&data.features, &data.truth);
     let truth = fangpin_simulator::truth::load(truth).with_context(|| format!("reading {}", truth.display()))?;
     let mut below = Vec::new();
@@ -134,16 +152,26 @@ async fn examples(data: &DataArgs) -> Result<Vec<Example>> {
         (Some(outcomes), Some(alerts)) => answers(outcomes, alerts)?,
         _ => Vec::new(),
     };
-    let rows = training::examples(features, &below, &answers).await?;
+    let labels: Vec<(String, Month, bool)> = answers.iter().map(|a| (a.household.clone(), a.month, a.at_risk)).collect();
+    let rows = training::examples(features, feature_set, &below, &labels).await?;
     if rows.is_empty() {
         bail!("no labelled rows under {}: need snapshots covering at least four months", features.display());
     }
-    Ok(rows)
+    Ok((rows, answers.iter().map(|a| (a.grade, a.at_risk)).collect()))
 }
 
-/// Cadres' answers as (household, month, at risk), found through the alerts they answer.
-/// `unreachable` answers say nothing about risk and are left out.
-fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<(String, Month, bool)>> {
+/// A cadre's answer to an alert: whether the household of its month was at risk.
+struct Answer {
+    household: String,
+    month: Month,
+    /// The alert's grade, as its latest revision in the queues says.
+    grade: Grade,
+    at_risk: bool,
+}
+
+/// Cadres' answers, found through the alerts they answer. `unreachable` answers say nothing
+/// about risk and are left out.
+fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<Answer>> {
     let read = |path: &Path| -> Result<Vec<serde_json::Value>> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         text.lines()
@@ -157,8 +185,10 @@ fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<(String, Month, bool)>>
             let (Some(id), Some(h), Some(m)) = (a["alert_id"].as_str(), a["household_code"].as_str(), a["month"].as_str()) else {
                 continue;
             };
-            if let Some(month) = Month::parse_dashed(m) {
-                raised.insert(id.to_owned(), (h.to_owned(), month));
+            let grade = Grade::ALL.into_iter().find(|g| Some(g.code()) == a["grade"].as_str());
+            if let (Some(month), Some(grade)) = (Month::parse_dashed(m), grade) {
+                // Lines come in revision order: the latest revision's grade stays.
+                raised.insert(id.to_owned(), (h.to_owned(), month, grade));
             }
         }
     }
@@ -169,8 +199,8 @@ fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<(String, Month, bool)>>
             Some("no_risk") => false,
             _ => continue,
         };
-        if let Some((h, m)) = o["alert_id"].as_str().and_then(|id| raised.get(id)) {
-            out.push((h.clone(), *m, at_risk));
+        if let Some((h, m, grade)) = o["alert_id"].as_str().and_then(|id| raised.get(id)) {
+            out.push(Answer { household: h.clone(), month: *m, grade: *grade, at_risk });
         }
     }
     eprintln!("{} cadre answers matched an alert", out.len());
@@ -194,8 +224,10 @@ async fn train_cmd(args: TrainArgs) -> Result<()> {
     if args.test_features.len() != args.test_truth.len() {
         bail!("{} --test-features for {} --test-truth: give one truth per test world", args.test_features.len(), args.test_truth.len());
     }
-    let registry = Registry::open(&args.registry.dir);
-    let rows = examples(&args.data).await?;
+    let registry = args.registry.open()?;
+    let feature_set = registry.features();
+    let (rows, answered) = examples(&args.data, feature_set).await?;
+    training::check_learnable(feature_set, &rows)?;
     let last = rows.iter().map(|e| e.month_idx).max().expect("rows are not empty");
     let validate_from = match &args.validate_from {
         Some(m) => Month::parse_dashed(m).with_context(|| format!("--validate-from {m} is not YYYY-MM"))?.index(),
@@ -213,17 +245,18 @@ async fn train_cmd(args: TrainArgs) -> Result<()> {
         medium_precision: 0.6,
         low_precision: 0.5,
         max_negatives: 300_000,
-        statutory_rules: vec!["health_two_months".into(), "industry_disaster".into()],
+        statutory_rules: feature_set.statutory().to_vec(),
     };
     eprintln!("{} labelled household-months; validating from {}", rows.len(), month_name(validate_from));
     let world = describe_world(&args.data.truth);
-    let mut trained = train(&rows, &world, &features::names(), &features::version(), &config)?;
+    let mut trained = train(&rows, &world, feature_set.names(), feature_set.version(), &config)?;
     for (features, truth) in args.test_features.iter().zip(&args.test_truth) {
         let data = DataArgs { features: features.clone(), truth: truth.clone(), outcomes: None, alerts: None };
-        let test_rows = examples(&data).await?;
+        let (test_rows, _) = examples(&data, feature_set).await?;
         let evaluation = evaluate(&trained.artifact, &test_rows);
         trained.card.tests.push(WorldEvaluation { world: describe_world(truth), evaluation });
     }
+    trained.card.verified = fangpin_models::card::verified(&answered);
     let dir = registry.save(&trained)?;
     println!("{}", trained.card.to_markdown());
     println!("saved {} ({}); promote it with `fangpin model promote {}`", trained.artifact.version, dir.display(), trained.artifact.version);
@@ -270,7 +303,7 @@ async fn promote(registry: &Registry, version: &str, data: Option<(PathBuf, Path
     let (new, old, on) = match &data {
         Some((features, truth)) => {
             let data = DataArgs { features: features.clone(), truth: truth.clone(), outcomes: None, alerts: None };
-            let rows = examples(&data).await?;
+            let (rows, _) = examples(&data, registry.features()).await?;
             let old = registry.grader(&current)?;
             (
                 evaluate(candidate.artifact(), &rows).model,

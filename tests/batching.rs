@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use fangpin_connectors::topic::output;
 use fangpin_connectors::{Decoder, DecoderConfig, FileSource, Pseudonymiser};
-use fangpin_models::RulesGrader;
 use fangpin_pipelines::registry::{GraderSource, Registry};
 use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig};
 use serde_json::Value;
@@ -31,7 +30,7 @@ async fn replay(world: &Path, batch: usize) -> Ending {
     let grader = GraderSource::Fixed(Arc::new(registry.grader(&version).unwrap()));
     let mut pipeline = Pipeline::new(PipelineConfig::default(), Decoder::new(DecoderConfig::default(), key), grader, Metrics::new())
         .unwrap()
-        .with_shadow(Arc::new(RulesGrader::default()));
+        .with_shadow(Arc::new(fangpin_pipelines::indicators::rules_grader(&fangpin_pipelines::indicators::builtin())));
     let mut source = FileSource::open(world).unwrap();
     let mut sink = MemorySink::default();
     while let Some(records) = source.next_batch(batch).unwrap() {

@@ -165,8 +165,8 @@ fn fuzz_model_files_are_refused_or_served_never_a_panic() {
     let promoted = Registry::open(&registry).promoted().unwrap().expect("a promoted model ships");
     let path = registry.join(promoted).join("model.json");
     let text = std::fs::read(&path).unwrap();
-    let names = fangpin_pipelines::features::names();
-    let version = fangpin_pipelines::features::version();
+    let features = fangpin_pipelines::features::FeatureSet::builtin();
+    let (names, version) = (features.names(), features.version());
     let row = vec![0.5; names.len()];
     let mut rng = rng();
     let started = Instant::now();
@@ -175,7 +175,7 @@ fn fuzz_model_files_are_refused_or_served_never_a_panic() {
         let damaged = mutate(&mut rng, &text, &text);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let Ok(artifact) = serde_json::from_slice::<ModelArtifact>(&damaged) else { return false };
-            let Ok(grader) = fangpin_models::ModelGrader::new(artifact, &names, &version, fangpin_pipelines::features::labels()) else {
+            let Ok(grader) = fangpin_models::ModelGrader::new(artifact, names, version, features.labels().to_vec()) else {
                 return false;
             };
             let p = grader.artifact().probability(&row);

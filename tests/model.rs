@@ -8,7 +8,8 @@ use fangpin_connectors::event::Month;
 use fangpin_connectors::{Decoder, DecoderConfig, FileSource, Pseudonymiser};
 use fangpin_models::ModelArtifact;
 use fangpin_pipelines::registry::{GraderSource, PromotedModel, Registry};
-use fangpin_pipelines::{features, Metrics, Pipeline, PipelineConfig};
+use fangpin_pipelines::features::FeatureSet;
+use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig};
 
 use crate::support::MemorySink;
 
@@ -91,7 +92,7 @@ async fn cadre_answers_override_the_truth_in_the_training_labels() {
     let positives = |rows: &[fangpin_models::train::Example]| rows.iter().filter(|e| e.label).count();
     let examples = |below: Vec<(String, Month)>, answers: Vec<(String, Month, bool)>| {
         let snapshots = d.snapshots.clone();
-        async move { fangpin_pipelines::training::examples(&snapshots, &below, &answers).await.unwrap() }
+        async move { fangpin_pipelines::training::examples(&snapshots, &FeatureSet::builtin(), &below, &answers).await.unwrap() }
     };
     // Below the line in March labels January to March (the fall is within three months).
     assert_eq!(positives(&examples(vec![(h.clone(), march)], vec![]).await), 3);
@@ -105,7 +106,7 @@ async fn cadre_answers_override_the_truth_in_the_training_labels() {
 fn snapshot_rows(d: &Data) -> Vec<Vec<f64>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let examples = runtime
-        .block_on(fangpin_pipelines::training::examples(&d.snapshots, &[], &[]))
+        .block_on(fangpin_pipelines::training::examples(&d.snapshots, &FeatureSet::builtin(), &[], &[]))
         .expect("snapshots read back");
     examples.into_iter().map(|e| e.features).collect()
 }
@@ -132,7 +133,7 @@ fn the_shipped_model_is_trained_on_these_features_and_meets_its_targets() {
     let registry = Registry::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/registry"));
     let v = registry.promoted().unwrap().expect("a model is promoted");
     let card = registry.card(&v).unwrap();
-    assert_eq!(card.feature_version, features::version(), "the features changed since {v} was trained: retrain it");
+    assert_eq!(card.feature_version, FeatureSet::builtin().version(), "the features changed since {v} was trained: retrain it");
     assert_targets_met(&card);
     assert!(!card.tests.is_empty(), "the shipped card must report on a world training never saw");
     assert!(card.tests.iter().all(|t| t.world != card.train_world));
@@ -150,7 +151,7 @@ fn a_model_with_other_features_is_refused() {
     let out = fangpin(&["model", "promote", "v1", "--registry", registry.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("f1-000000000000") && err.contains(&features::version()), "{err}");
+    assert!(err.contains("f1-000000000000") && err.contains(&FeatureSet::builtin().version()), "{err}");
     assert!(Registry::open(&registry).promoted().unwrap().is_none());
 }
 
@@ -217,4 +218,130 @@ async fn a_promotion_is_served_without_a_restart() {
     // Every model alert names the model's reasons in figures.
     let alerts: Vec<_> = sink.topics.values().flatten().filter(|a| a.get("grader").is_some() && a["status"] != "withdrawn").collect();
     assert!(alerts.iter().all(|a| a["reasons"][0]["code"] == "model" && a["reasons"][0]["text"].as_str().unwrap().contains('%')));
+}
+
+/// An analyst's new indicator file becomes a feature of the next model trained with it: the
+/// run writes its `hit_` column, training learns it and the card lists it, and the model serves
+/// only runs with that file. Snapshots that carry it are refused by training without it, and an
+/// indicator that never fires is refused by training, naming it.
+#[test]
+fn a_new_indicator_file_becomes_a_feature_after_retraining_or_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (world, indicators) = (root.join("world"), root.join("indicators"));
+    std::fs::create_dir_all(&indicators).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/indicators");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            std::fs::copy(&path, indicators.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        indicators.join("repeated_inpatient.sql"),
+        "-- 多次住院: two inpatient bills or more in three months\n\
+         SELECT household_code, month_idx, '近 3 个月住院 ' || CAST(inpatient_bills_3m AS VARCHAR) || ' 次' AS detail\n\
+         FROM household_features WHERE month_idx >= eval_from AND inpatient_bills_3m >= 2\n",
+    )
+    .unwrap();
+    ok(&["simulate", "--households", "3000", "--months", "15", "--seed", "16", "--out", world.to_str().unwrap()]);
+    let snapshots = |name: &str, dir: &Path| {
+        let out = root.join(name);
+        ok(&[
+            "run", "--from-dir", world.to_str().unwrap(), "--out", root.join(format!("{name}-out")).to_str().unwrap(),
+            "--rules-only", "--indicators", dir.to_str().unwrap(), "--features-out", out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let with_new = snapshots("snapshots", &indicators);
+    let truth = world.join("ground_truth.ndjson");
+    let train = |snapshots: &Path, registry: &str, indicators: Option<&Path>| {
+        let mut args = vec![
+            "model".to_owned(), "train".into(), "--features".into(), snapshots.display().to_string(),
+            "--truth".into(), truth.display().to_string(), "--registry".into(), root.join(registry).display().to_string(),
+        ];
+        if let Some(dir) = indicators {
+            args.extend(["--indicators".to_owned(), dir.display().to_string()]);
+        }
+        fangpin(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // Trained with the file, the model has its feature.
+    let out = train(&with_new, "reg", Some(&indicators));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let card = String::from_utf8_lossy(&out.stdout);
+    assert!(card.contains("`hit_repeated_inpatient`"), "the card does not list the new feature: {card}");
+    let registry = root.join("reg");
+    let reg = registry.to_str().unwrap();
+    ok(&["model", "promote", "v1", "--registry", reg, "--indicators", indicators.to_str().unwrap()]);
+    let served = |indicators: &Path| {
+        fangpin(&[
+            "run", "--from-dir", world.to_str().unwrap(), "--out", root.join("served").to_str().unwrap(),
+            "--models", reg, "--indicators", indicators.to_str().unwrap(),
+        ])
+    };
+    let run = served(&indicators);
+    assert!(run.status.success(), "the model does not serve the run it was trained for: {}", String::from_utf8_lossy(&run.stderr));
+    let run = served(&shipped);
+    assert!(!run.status.success(), "a run without the new file was served a model that reads it");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("feature"), "{}", String::from_utf8_lossy(&run.stderr));
+
+    // Training without the file on snapshots that carry it is refused, naming the column.
+    let out = train(&with_new, "reg-without", None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("hit_repeated_inpatient") && err.contains("--indicators"), "{err}");
+
+    // An indicator that never fires cannot be learned: training says so.
+    std::fs::write(
+        indicators.join("never.sql"),
+        "-- 从不: a rule no household meets\nSELECT household_code, month_idx, '' AS detail FROM household_features WHERE 1 = 0\n",
+    )
+    .unwrap();
+    let with_never = snapshots("snapshots-never", &indicators);
+    let out = train(&with_never, "reg-never", Some(&indicators));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("indicator never never fired"), "{err}");
+}
+
+/// Cadres' answers, given to training with the queues they answer, label their rows and give
+/// the card each grade's precision in the field: the confirmed share of the answered alerts
+/// of that grade, as the alerts' latest revisions grade them.
+#[test]
+fn the_card_gives_each_grades_precision_from_the_cadres_answers() {
+    let d = data("17");
+    let queues = d.root.join("out");
+    let mut latest: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for queue in ["verify.door_visit.ndjson", "verify.phone.ndjson"] {
+        for line in std::fs::read_to_string(queues.join(queue)).unwrap().lines() {
+            let a: serde_json::Value = serde_json::from_str(line).unwrap();
+            latest.insert(a["alert_id"].as_str().unwrap().to_owned(), a["grade"].as_str().unwrap().to_owned());
+        }
+    }
+    // Every third answered alert had no risk; every seventh household was not reached.
+    let (mut outcomes, mut expected) = (String::new(), std::collections::BTreeMap::<&str, (u64, u64)>::new());
+    for (i, (id, grade)) in latest.iter().take(120).enumerate() {
+        let outcome = if i % 7 == 6 { "unreachable" } else if i % 3 == 2 { "no_risk" } else { "confirmed_risk" };
+        outcomes.push_str(&serde_json::json!({"alert_id": id, "outcome": outcome}).to_string());
+        outcomes.push('\n');
+        if outcome != "unreachable" {
+            let e = expected.entry(grade.as_str()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(outcome == "confirmed_risk");
+        }
+    }
+    assert!(expected.len() >= 2, "the answered alerts should span grades: {expected:?}");
+    let answers = d.root.join("verify.outcomes.ndjson");
+    std::fs::write(&answers, outcomes).unwrap();
+    let registry = d.root.join("reg");
+    let card_md = train(&d, &registry, &["--outcomes", answers.to_str().unwrap(), "--alerts", queues.to_str().unwrap()]);
+    assert!(card_md.contains("## Verified by cadres"), "{card_md}");
+    let card = Registry::open(&registry).card("v1").unwrap();
+    for v in &card.verified {
+        let (answered, confirmed) = expected.get(v.grade.as_str()).copied().unwrap_or_default();
+        assert_eq!((v.answered, v.confirmed), (answered, confirmed), "grade {}", v.grade);
+        if answered > 0 {
+            assert!((v.precision - confirmed as f64 / answered as f64).abs() < 1e-12);
+        }
+    }
+    assert_eq!(card.verified.iter().map(|v| v.answered).sum::<u64>(), expected.values().map(|e| e.0).sum::<u64>());
 }

@@ -307,7 +307,6 @@ async fn months_at_the_edge_of_the_years_never_make_state_unrestorable() {
 #[tokio::test]
 async fn a_checkpoint_written_under_another_key_is_refused() {
     use fangpin_connectors::{Decoder, DecoderConfig, Pseudonymiser};
-    use fangpin_models::RulesGrader;
     use fangpin_pipelines::registry::GraderSource;
     use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig, PipelineError};
 
@@ -320,7 +319,7 @@ async fn a_checkpoint_written_under_another_key_is_refused() {
     let snapshot = p.checkpoint(&household).unwrap().unwrap();
     pipeline().restore(&household, &snapshot).expect("the same key restores");
     let other = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"another key, sixteen bytes or more").unwrap());
-    let rules = GraderSource::Fixed(std::sync::Arc::new(RulesGrader::default()));
+    let rules = GraderSource::Fixed(std::sync::Arc::new(fangpin_pipelines::indicators::rules_grader(&fangpin_pipelines::indicators::builtin())));
     let mut stranger = Pipeline::new(PipelineConfig::default(), other, rules, Metrics::new()).unwrap();
     match stranger.restore(&household, &snapshot) {
         Err(PipelineError::KeyMismatch { .. }) => {}

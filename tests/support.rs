@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use fangpin_connectors::pseudonym::id_card_check_char;
 use fangpin_connectors::{ConnectorError, Decoder, DecoderConfig, Pseudonymiser, Sink, SourceRecord, Topic};
-use fangpin_models::RulesGrader;
 use fangpin_pipelines::registry::GraderSource;
 use fangpin_pipelines::{Metrics, Pipeline, PipelineConfig};
 
@@ -19,7 +18,7 @@ pub fn id_card(birth: &str, seq: u32) -> String {
 /// A pipeline with the built-in indicators, the rules grader and a fixed pseudonym key.
 pub fn pipeline() -> Pipeline {
     let decoder = Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
-    let rules = GraderSource::Fixed(Arc::new(RulesGrader::default()));
+    let rules = GraderSource::Fixed(Arc::new(fangpin_pipelines::indicators::rules_grader(&fangpin_pipelines::indicators::builtin())));
     Pipeline::new(PipelineConfig::default(), decoder, rules, Metrics::new()).unwrap()
 }
 

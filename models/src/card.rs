@@ -87,6 +87,29 @@ pub struct WorldEvaluation {
     pub evaluation: Evaluation,
 }
 
+/// Cadres' answers to the alerts of one grade: the precision the grade has in the field, where
+/// no simulator's truth exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifiedGrade {
+    pub grade: String,
+    /// Alerts of the grade a cadre answered with risk confirmed or not.
+    pub answered: u64,
+    pub confirmed: u64,
+    pub precision: f64,
+}
+
+/// Precision per grade from cadres' answers, given as (the alert's grade, risk confirmed).
+pub fn verified(answers: &[(Grade, bool)]) -> Vec<VerifiedGrade> {
+    Grade::ALL
+        .iter()
+        .map(|grade| {
+            let of: Vec<bool> = answers.iter().filter(|(g, _)| g == grade).map(|(_, c)| *c).collect();
+            let confirmed = of.iter().filter(|c| **c).count() as u64;
+            VerifiedGrade { grade: grade.code().to_owned(), answered: of.len() as u64, confirmed, precision: ratio(confirmed, of.len() as u64) }
+        })
+        .collect()
+}
+
 /// The grade the artifact gives a row, ignoring statutory rules (not part of the features).
 pub fn grade_of(artifact: &ModelArtifact, features: &[f64]) -> (f64, Option<Grade>) {
     let p = artifact.probability(features);
@@ -223,6 +246,9 @@ pub struct ModelCard {
     pub compared_with: (String, Quality),
     /// Worlds training never saw (other seeds and knobs): the figures to judge the model by.
     pub tests: Vec<WorldEvaluation>,
+    /// Precision per grade of the alerts cadres answered, when training read their answers.
+    #[serde(default)]
+    pub verified: Vec<VerifiedGrade>,
 }
 
 /// `YYYY-MM` of a month index (`year * 12 + month − 1`).
@@ -262,6 +288,7 @@ impl ModelCard {
             evaluation,
             compared_with,
             tests: Vec::new(),
+            verified: Vec::new(),
         }
     }
 
@@ -284,6 +311,15 @@ impl ModelCard {
         for t in &self.tests {
             let _ = writeln!(md, "## On a world training never saw: {}\n", t.world);
             section(&mut md, &t.evaluation, None);
+        }
+        if !self.verified.is_empty() {
+            let answered: u64 = self.verified.iter().map(|v| v.answered).sum();
+            let _ = writeln!(md, "## Verified by cadres ({answered} answered alerts; their answers also label the rows they are about)\n");
+            let _ = writeln!(md, "| alert grade | answered | risk confirmed | precision |\n|---|---|---|---|");
+            for v in &self.verified {
+                let _ = writeln!(md, "| {} | {} | {} | {:.3} |", v.grade, v.answered, v.confirmed, v.precision);
+            }
+            let _ = writeln!(md);
         }
         let _ = writeln!(md, "## On the validation months of the training world\n");
         section(&mut md, e, Some(&self.compared_with));

@@ -16,6 +16,7 @@ use fangpin_connectors::pseudonym::Pseudonymiser;
 use fangpin_models::grade::{GradingInput, IndicatorHit};
 use fangpin_models::Grader;
 use fangpin_pipelines::indicators::{self, Engine, Evaluation};
+use fangpin_pipelines::features::FeatureSet;
 use fangpin_pipelines::pipeline;
 use fangpin_pipelines::registry::Registry;
 use fangpin_pipelines::state::{Provenance, State};
@@ -86,7 +87,7 @@ fn grading_inputs(state: &State, evaluation: &Evaluation) -> Vec<GradingInput> {
                 .filter(|hit| &hit.household_code == code && hit.month == *month)
                 .map(|hit| IndicatorHit { code: hit.code.clone(), detail: hit.detail.clone() })
                 .collect();
-            Some(pipeline::grading_input(&household, h, row, before, hits, Decimal::from(8_000)))
+            Some(pipeline::grading_input(&FeatureSet::builtin(), &household, h, row, before, hits, Decimal::from(8_000)))
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 -- 低于监测线: per-capita net income over the last 12 months (the programme's measure, see
 -- household_features.sql) below the monitoring line (params.poverty_line, default 8,000 yuan per person per year).
+-- rules weight: 0.85 (already under the line: verify at the door whatever else is known)
 SELECT
   f.household_code,
   f.month_idx,

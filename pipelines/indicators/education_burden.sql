@@ -1,5 +1,6 @@
 -- 教育负担: schooling costs net of aid over the last 12 months above 30% of last year's net
 -- household income. Reported in the months a term is billed, not every month after.
+-- rules weight: 0.3
 SELECT
   household_code,
   month_idx,

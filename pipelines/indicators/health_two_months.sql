@@ -1,6 +1,8 @@
 -- 医疗负担: the plan's health rule. Out-of-pocket medical costs above half the household's
 -- monthly income in a month AND in the calendar month just before it. The months must be
 -- consecutive (month_idx differs by one): a gap month breaks the pair, December→January keeps it.
+-- rules weight: 0.6
+-- statutory: the plan's health rule
 SELECT
   cur.household_code,
   cur.month_idx,

@@ -1,5 +1,6 @@
 -- 房屋受损: a disaster left the house severely damaged (2) or collapsed (3), or its assessed
 -- direct loss is at least 20% of last year's net household income.
+-- rules weight: 0.5
 SELECT
   household_code,
   month_idx,

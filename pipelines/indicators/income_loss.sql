@@ -1,6 +1,7 @@
 -- 收入骤减: wages lost to unemployment plus farm income below the normal year, over the last
 -- three months, of at least 40% of three months' normal income (last year's net income / 4).
 -- Reported in the months a loss is recorded.
+-- rules weight: 0.45
 SELECT
   household_code,
   month_idx,

@@ -1,5 +1,7 @@
 -- 产业受灾: the plan's industry rule. Crop area hit by disaster above 30 mu in a month's
 -- agriculture reports, and the assessed farm income at least 40% below the normal-year income.
+-- rules weight: 0.55
+-- statutory: the plan's industry rule
 SELECT
   household_code,
   month_idx,

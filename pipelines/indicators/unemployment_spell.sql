@@ -1,4 +1,5 @@
 -- 失业: a member of the household able to work has been unemployed three months running.
+-- rules weight: 0.3
 SELECT
   household_code,
   month_idx,

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use fangpin_claims::{Claims, Coverage};
 use fangpin_connectors::{Decoder, DecoderConfig, Pseudonymiser};
-use fangpin_models::RulesGrader;
 
 use crate::error::PipelineError;
+use crate::indicators::rules_grader;
 use crate::registry::{GraderSource, PromotedModel, Registry};
 use crate::{Metrics, Pipeline, PipelineConfig};
 
@@ -33,10 +33,10 @@ impl Assembly {
     /// under a success exit.
     pub fn grader(&self) -> Result<GraderSource, PipelineError> {
         if self.rules_only {
-            return Ok(GraderSource::Fixed(Arc::new(RulesGrader::default())));
+            return Ok(GraderSource::Fixed(Arc::new(rules_grader(&self.config.indicators))));
         }
         let dir = self.models_dir.display();
-        let promoted = PromotedModel::open(Registry::open(&self.models_dir))
+        let promoted = PromotedModel::open(Registry::for_indicators(&self.models_dir, &self.config.indicators))
             .map_err(|e| PipelineError::Config(format!("serving the promoted model of {dir}: {e}")))?;
         if promoted.serving().is_none() {
             return Err(PipelineError::Config(format!(
@@ -53,7 +53,7 @@ impl Assembly {
         let mut pipeline = Pipeline::new(self.config.clone(), decoder, grader, metrics)?;
         if !self.rules_only {
             // The rules grade beside the model, so every summary and snapshot can compare them.
-            pipeline = pipeline.with_shadow(Arc::new(RulesGrader::default()));
+            pipeline = pipeline.with_shadow(Arc::new(rules_grader(&self.config.indicators)));
         }
         if let Some(dir) = &self.features_out {
             pipeline = pipeline.with_snapshots(dir)?;

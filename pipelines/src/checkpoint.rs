@@ -279,7 +279,6 @@ mod tests {
     use fangpin_connectors::{
         mask_id_numbers, ConnectorError, Decoder, DecoderConfig, Position, Pseudonymiser, Sink, SourceRecord, Topic,
     };
-    use fangpin_models::RulesGrader;
     use serde_json::{json, Value};
 
     use crate::registry::GraderSource;
@@ -298,7 +297,7 @@ mod tests {
     fn pipeline() -> Pipeline {
         let decoder =
             Decoder::new(DecoderConfig::default(), Pseudonymiser::new(b"test key, sixteen bytes or more").unwrap());
-        let rules = GraderSource::Fixed(Arc::new(RulesGrader::default()));
+        let rules = GraderSource::Fixed(Arc::new(crate::indicators::rules_grader(&crate::indicators::builtin())));
         Pipeline::new(PipelineConfig::default(), decoder, rules, Metrics::new()).unwrap()
     }
 

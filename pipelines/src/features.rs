@@ -1,10 +1,12 @@
 //! The model's feature vector per household-month: documented, ordered, versioned.
 //!
 //! Values come from `household_features` (the SQL trailing sums), the roster profile and the
-//! indicators that fired. Money is turned into ratios of last year's income before it becomes a
-//! float, so no amount is ever carried as a float. The version is a hash of every source that
-//! computes a feature (this file, the SQL, the table builder and the monthly figures): change
-//! any of them and models trained before refuse to load until one is retrained.
+//! indicators that fired: one `hit_<code>` feature per indicator file of the deployment, so an
+//! analyst's new file is a feature of the next model trained. Money is turned into ratios of
+//! last year's income before it becomes a float, so no amount is ever carried as a float. The
+//! version is a hash of every source that computes a feature (this file, the SQL, the table
+//! builder, the monthly figures and each indicator file): change any of them and models trained
+//! before refuse to load until one is retrained.
 
 use std::collections::HashMap;
 
@@ -18,10 +20,12 @@ use sha2::{Digest, Sha256};
 use fangpin_models::plan;
 
 use crate::error::PipelineError;
+use crate::indicators::Indicator;
 use crate::ledger::Household;
 
-/// Every feature: name and the words a cadre reads in an alert's reasons.
-pub const FEATURES: [(&str, &str); 40] = [
+/// The features every deployment has, before one per indicator: name and the words a cadre
+/// reads in an alert's reasons.
+const FIXED: [(&str, &str); 33] = [
     ("pc_income_ratio", "近 12 月人均纯收入/监测线"),
     ("pc_baseline_ratio", "上年人均纯收入/监测线"),
     ("pc_change_3m", "人均纯收入 3 个月变化/监测线"),
@@ -55,24 +59,69 @@ pub const FEATURES: [(&str, &str); 40] = [
     ("category_sudden_difficulty", "突发严重困难户"),
     ("category_general", "一般农户"),
     ("key_county", "重点县"),
-    ("hit_below_line", "触发：低于监测线"),
-    ("hit_health_two_months", "触发：医疗负担"),
-    ("hit_industry_disaster", "触发：产业受灾"),
-    ("hit_house_damage", "触发：房屋受损"),
-    ("hit_income_loss", "触发：收入骤减"),
-    ("hit_unemployment_spell", "触发：失业"),
-    ("hit_education_burden", "触发：教育负担"),
 ];
 
-/// Names in order.
-pub fn names() -> Vec<String> {
-    FEATURES.iter().map(|(n, _)| n.to_string()).collect()
+/// The features of one set of indicators, in order: [`FIXED`], then whether each indicator
+/// fired, with the version a model trained on them carries.
+#[derive(Clone, Debug)]
+pub struct FeatureSet {
+    names: Vec<String>,
+    labels: Vec<String>,
+    /// The indicator codes whose hits are features, in feature order.
+    hits: Vec<String>,
+    statutory: Vec<String>,
+    version: String,
 }
 
-/// Human labels in order.
-pub fn labels() -> Vec<String> {
-    FEATURES.iter().map(|(_, l)| l.to_string()).collect()
+impl FeatureSet {
+    /// The features of a deployment running `indicators`.
+    pub fn new(indicators: &[Indicator]) -> FeatureSet {
+        let mut names: Vec<String> = FIXED.iter().map(|(n, _)| n.to_string()).collect();
+        let mut labels: Vec<String> = FIXED.iter().map(|(_, l)| l.to_string()).collect();
+        names.extend(indicators.iter().map(|i| format!("{HIT_PREFIX}{}", i.code)));
+        labels.extend(indicators.iter().map(|i| format!("触发：{}", i.label)));
+        FeatureSet {
+            names,
+            labels,
+            hits: indicators.iter().map(|i| i.code.clone()).collect(),
+            statutory: indicators.iter().filter(|i| i.statutory).map(|i| i.code.clone()).collect(),
+            version: version_of(&SOURCES, indicators),
+        }
+    }
+
+    /// The features of the shipped indicators.
+    pub fn builtin() -> FeatureSet {
+        FeatureSet::new(&crate::indicators::builtin())
+    }
+
+    /// Names in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The words a cadre reads for each feature, in order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The version a model trained on these features carries.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Codes of the plan's statutory rules among the indicators.
+    pub fn statutory(&self) -> &[String] {
+        &self.statutory
+    }
+
+    /// The indicator a feature says fired, if it is one of those.
+    pub fn indicator_of(name: &str) -> Option<&str> {
+        name.strip_prefix(HIT_PREFIX)
+    }
 }
+
+/// Prefix of the features that say whether an indicator fired.
+const HIT_PREFIX: &str = "hit_";
 
 /// Every source that computes a feature, hashed into [`version`]: the features SQL, the table
 /// it reads and that table's trailing windows, the monthly figures built from the records, and
@@ -87,15 +136,11 @@ const SOURCES: [&str; 6] = [
     include_str!("../../models/src/plan.rs"),
 ];
 
-/// Version of the feature definitions: `f2-` and 12 hex digits of a hash of [`SOURCES`].
-pub fn version() -> String {
-    version_of(&SOURCES)
-}
-
-/// The version `sources` would give.
-fn version_of(sources: &[&str]) -> String {
+/// Version of the feature definitions: `f2-` and 12 hex digits of a hash of `sources` and of
+/// each indicator's code and SQL, in order.
+fn version_of(sources: &[&str], indicators: &[Indicator]) -> String {
     let mut h = Sha256::new();
-    for source in sources {
+    for source in sources.iter().copied().chain(indicators.iter().flat_map(|i| [i.code.as_str(), i.sql.as_str()])) {
         h.update(source.as_bytes());
         h.update(b"\0");
     }
@@ -191,9 +236,11 @@ fn share(x: f64, of: f64) -> f64 {
     if of > 0.0 { x / of } else { 0.0 }
 }
 
-/// The feature vector of a household-month; `three_months_ago` is the same household's row
-/// three months earlier when the window holds it; `hits` the indicator codes that fired.
+/// The feature vector of a household-month in `set`'s order; `three_months_ago` is the same
+/// household's row three months earlier when the window holds it; `hits` the indicator codes
+/// that fired.
 pub fn vector(
+    set: &FeatureSet,
     row: &FeatureRow,
     three_months_ago: Option<&FeatureRow>,
     household: &Household,
@@ -245,10 +292,8 @@ pub fn vector(
     ];
     out.extend(Category::ALL.iter().map(|c| f64::from(u8::from(*c == p.category))));
     out.push(f64::from(u8::from(plan::KEY_COUNTIES.contains(&county))));
-    for code in FEATURES.iter().filter_map(|(name, _)| name.strip_prefix("hit_")) {
-        out.push(f64::from(u8::from(hits.contains(&code))));
-    }
-    debug_assert_eq!(out.len(), FEATURES.len());
+    out.extend(set.hits.iter().map(|code| f64::from(u8::from(hits.contains(&code.as_str())))));
+    debug_assert_eq!(out.len(), set.names.len());
     out
 }
 
@@ -260,13 +305,26 @@ mod tests {
     /// model is retrained, not re-stamped, when one changes.
     #[test]
     fn the_version_changes_with_every_source() {
-        assert_eq!(version(), version_of(&SOURCES));
+        let indicators = crate::indicators::builtin();
+        let version = FeatureSet::new(&indicators).version;
+        assert_eq!(version, version_of(&SOURCES, &indicators));
         for i in 0..SOURCES.len() {
             let mut changed: Vec<String> = SOURCES.iter().map(|s| s.to_string()).collect();
             changed[i] = changed[i].replacen('1', "2", 1);
             let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
-            assert_ne!(version_of(&changed), version(), "a change to source {i} kept the feature version");
+            assert_ne!(version_of(&changed, &indicators), version, "a change to source {i} kept the feature version");
         }
+        for i in 0..indicators.len() {
+            let mut changed = indicators.clone();
+            changed[i].sql = changed[i].sql.replacen("month_idx", "month_idx ", 1);
+            assert_ne!(FeatureSet::new(&changed).version, version, "a change to indicator {} kept the version", indicators[i].code);
+        }
+        let mut more = indicators.clone();
+        more.push(crate::indicators::Indicator::parse("debt", "-- 负债: x\nSELECT 1").unwrap());
+        let more = FeatureSet::new(&more);
+        assert_ne!(more.version, version, "a new indicator kept the feature version");
+        assert_eq!(more.names.last().map(String::as_str), Some("hit_debt"));
+        assert_eq!(more.labels.last().map(String::as_str), Some("触发：负债"));
         assert!(SOURCES[1].contains("pub fn vector("), "this file must be among the sources");
         assert!(SOURCES[3].contains("pub const WINDOWS"), "the trailing windows must be among the sources");
         assert!(SOURCES[4].contains("pub fn months("), "the monthly figures must be among the sources");

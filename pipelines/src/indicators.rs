@@ -5,6 +5,13 @@
 //! `sql/household_features.sql`) once, then runs each indicator file over it. An indicator
 //! returns `household_code`, `month_idx` and `detail` (the sentence with the figures); its code
 //! is the file name. `params` holds the configurable thresholds (`poverty_line`).
+//!
+//! An indicator file is the one definition of its rule: its leading comment names it in the
+//! cadres' words (`-- 医疗负担: ...`, the text before the colon), may give the rules grader's
+//! weight (`-- rules weight: 0.6`) and may mark it as one of the plan's statutory rules
+//! (`-- statutory: ...`), which always raise at least a low alert. Whether it fired is a model
+//! feature (`hit_<code>`, see [`crate::features::FeatureSet`]), so a new file reaches the model
+//! once the model is retrained on it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -38,16 +45,68 @@ const BUILTIN: [(&str, &str); 7] = [
     ("education_burden", include_str!("../indicators/education_burden.sql")),
 ];
 
-/// One indicator: its stable code (the file name) and its SQL.
+/// One indicator: its stable code (the file name), its SQL and what its leading comment says.
 #[derive(Clone, Debug)]
 pub struct Indicator {
     pub code: String,
     pub sql: String,
+    /// The rule in the cadres' words: the leading comment's text before its colon.
+    pub label: String,
+    /// The rules grader's weight of the evidence, when the file gives one.
+    pub rules_weight: Option<f64>,
+    /// One of the plan's statutory rules: it always raises at least a low alert.
+    pub statutory: bool,
+}
+
+impl Indicator {
+    /// Reads an indicator's leading comment; refused, naming what is missing, when the comment
+    /// does not name the rule or gives a weight that is not a number.
+    pub fn parse(code: &str, sql: &str) -> Result<Indicator, PipelineError> {
+        let refuse = |message: String| PipelineError::Indicator { code: code.to_owned(), message };
+        let comments: Vec<&str> =
+            sql.lines().map_while(|l| l.trim_start().strip_prefix("--")).map(str::trim).collect();
+        let label = comments
+            .first()
+            .and_then(|first| first.split_once([':', '：']))
+            .map(|(label, _)| label.trim().to_owned())
+            .filter(|label| !label.is_empty())
+            .ok_or_else(|| {
+                refuse(
+                    "the file must begin with a comment naming the rule for the cadres, such as \
+                     `-- 医疗负担: what it finds`; the text before the colon is the rule's name"
+                        .into(),
+                )
+            })?;
+        let mut rules_weight = None;
+        let mut statutory = false;
+        for line in &comments {
+            if let Some(w) = line.strip_prefix("rules weight:") {
+                // The number, then optionally why, in words.
+                let w = w.split_whitespace().next().unwrap_or_default();
+                let weight: f64 = w.parse().map_err(|_| refuse(format!("rules weight {w:?} is not a number")))?;
+                if !(0.0..1.0).contains(&weight) {
+                    return Err(refuse(format!("rules weight {w} must be at least 0 and below 1")));
+                }
+                rules_weight = Some(weight);
+            } else if line.starts_with("statutory:") {
+                statutory = true;
+            }
+        }
+        Ok(Indicator { code: code.to_owned(), sql: sql.to_owned(), label, rules_weight, statutory })
+    }
 }
 
 /// The shipped indicators.
 pub fn builtin() -> Vec<Indicator> {
-    BUILTIN.iter().map(|(code, sql)| Indicator { code: code.to_string(), sql: sql.to_string() }).collect()
+    BUILTIN.iter().map(|(code, sql)| Indicator::parse(code, sql).expect("the shipped indicators are well formed")).collect()
+}
+
+/// The rules grader over `indicators`, each weighted as its file says.
+pub fn rules_grader(indicators: &[Indicator]) -> fangpin_models::RulesGrader {
+    fangpin_models::RulesGrader::with_weights(
+        indicators.iter().filter_map(|i| i.rules_weight.map(|w| (i.code.clone(), w))).collect(),
+    )
+    .expect("weights are checked when the files are read")
 }
 
 /// Every `*.sql` file of a directory, sorted by name: how an analyst adds or changes indicators.
@@ -59,7 +118,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Indicator>, PipelineError> {
         if path.extension().is_some_and(|e| e == "sql") {
             let code = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
             let sql = std::fs::read_to_string(&path).map_err(|source| PipelineError::Io { path: path.clone(), source })?;
-            out.push(Indicator { code, sql });
+            out.push(Indicator::parse(&code, &sql)?);
         }
     }
     if out.is_empty() {
@@ -251,6 +310,26 @@ fn money_to_fen(v: Decimal) -> Result<i128, PipelineError> {
 mod tests {
     use super::*;
     use crate::ledger::MonthFigures;
+
+    /// The leading comment is read for the rule's name, weight and statutory mark; a file that
+    /// does not name its rule, or whose weight is not a number, is refused with its code.
+    #[test]
+    fn an_indicator_file_names_its_rule_or_is_refused() {
+        let health = builtin().into_iter().find(|i| i.code == "health_two_months").unwrap();
+        assert_eq!((health.label.as_str(), health.rules_weight, health.statutory), ("医疗负担", Some(0.6), true));
+        let new = Indicator::parse("debt", "-- 负债: loans above a year's income\nSELECT 1").unwrap();
+        assert_eq!((new.label.as_str(), new.rules_weight, new.statutory), ("负债", None, false));
+        for (sql, words) in [
+            ("SELECT 1", "must begin with a comment"),
+            ("-- 负债: x\n-- rules weight: high\nSELECT 1", "not a number"),
+            ("-- 负债: x\n-- rules weight: 1.5\nSELECT 1", "below 1"),
+        ] {
+            match Indicator::parse("debt", sql) {
+                Err(PipelineError::Indicator { code, message }) => assert!(code == "debt" && message.contains(words), "{message}"),
+                other => panic!("{sql:?} was not refused: {other:?}"),
+            }
+        }
+    }
     use crate::table::{to_batch, MonthRow};
 
     fn rows(baseline_income: i64) -> RecordBatch {
@@ -270,11 +349,40 @@ mod tests {
         to_batch(&[row]).unwrap()
     }
 
+    /// The rules grader with the weights the shipped files give grades as the plan says: under
+    /// the line is a door visit; the health rule is a phone check for a stable household, a
+    /// door visit for a marginal one near the line in a key county; one mild rule is low.
+    #[test]
+    fn the_shipped_weights_grade_as_the_plan_says() {
+        use fangpin_models::{Grade, Grader, GradingInput, IndicatorHit};
+        let grader = rules_grader(&builtin());
+        let grade = |category: &str, county: &str, per_capita: i64, codes: &[&str]| {
+            let input = GradingInput {
+                county_code: county.into(),
+                category: category.into(),
+                members: 3,
+                labor_count: 2,
+                chronic_patients: 0,
+                disabled_members: 0,
+                baseline_income: Decimal::from(45_000),
+                per_capita_income: Decimal::from(per_capita),
+                poverty_line: Decimal::from(8_000),
+                hits: codes.iter().map(|c| IndicatorHit { code: c.to_string(), detail: String::new() }).collect(),
+                features: Vec::new(),
+            };
+            grader.grade(&input).map(|a| (a.grade, a.score))
+        };
+        assert_eq!(grade("stable_alleviated", "420902", 7_000, &["below_line"]).unwrap().0, Grade::High);
+        assert_eq!(grade("stable_alleviated", "420902", 15_000, &["health_two_months"]).unwrap().0, Grade::Medium);
+        assert_eq!(grade("marginal", "420922", 9_000, &["health_two_months"]).unwrap().0, Grade::High);
+        assert_eq!(grade("stable_alleviated", "420902", 15_000, &["education_burden"]), Some((Grade::Low, 0.3)));
+    }
+
     /// An analyst's indicator that names a column the features do not have fails with its
     /// code and the column; the plans made at the first evaluation read each later one's rows.
     #[tokio::test]
     async fn a_bad_indicator_is_named_and_good_plans_are_reused() {
-        let typo = Indicator { code: "typo".into(), sql: "SELECT household_code, month_idx, detail FROM household_features WHERE incom_12m < 0".into() };
+        let typo = Indicator::parse("typo", "-- 错字: a typo\nSELECT household_code, month_idx, detail FROM household_features WHERE incom_12m < 0").unwrap();
         let engine = Engine::new(vec![typo], Decimal::from(8_000)).unwrap();
         match engine.evaluate(vec![rows(20_000)]).await {
             Err(PipelineError::Indicator { code, message }) => {

@@ -36,7 +36,7 @@ pub use grading::grading_input;
 pub use crate::stats::{ClaimTotals, RunStats};
 
 use crate::alerts::{Alert, AlertBook};
-use crate::features;
+use crate::features::FeatureSet;
 use crate::error::PipelineError;
 use crate::indicators::{self, Engine, Evaluation, Hit, Indicator};
 use crate::ledger::Applied;
@@ -100,6 +100,8 @@ pub struct Pipeline {
     grader: GraderSource,
     shadow: Option<Shadow>,
     snapshots: Option<SnapshotWriter>,
+    /// The features graded, from the indicators run.
+    features: FeatureSet,
     book: AlertBook,
     metrics: Metrics,
     stats: RunStats,
@@ -135,7 +137,8 @@ impl Pipeline {
     ) -> Result<Pipeline, PipelineError> {
         let mut grader = grader;
         let serving = grader.current();
-        metrics.set_model(serving.name(), serving.version(), &features::version());
+        let features = FeatureSet::new(&config.indicators);
+        metrics.set_model(serving.name(), serving.version(), features.version());
         let drift = DriftMonitor::new(serving.drift_references());
         Ok(Pipeline {
             drift,
@@ -146,6 +149,7 @@ impl Pipeline {
             grader,
             shadow: None,
             snapshots: None,
+            features,
             book: AlertBook::default(),
             metrics,
             stats: RunStats::default(),
@@ -193,7 +197,7 @@ impl Pipeline {
 
     /// Writes every graded household-month's features to Parquet under `dir`.
     pub fn with_snapshots(mut self, dir: &std::path::Path) -> Result<Pipeline, PipelineError> {
-        self.snapshots = Some(SnapshotWriter::create(dir)?);
+        self.snapshots = Some(SnapshotWriter::create(dir, &self.features)?);
         Ok(self)
     }
 

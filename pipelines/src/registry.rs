@@ -19,21 +19,40 @@ use fangpin_models::train::Trained;
 use fangpin_models::{Grader, ModelArtifact, ModelGrader, RulesGrader};
 
 use crate::error::PipelineError;
-use crate::features;
+use crate::features::FeatureSet;
+use crate::indicators::{self, Indicator};
 
 /// File naming the promoted version.
 const PROMOTED: &str = "PROMOTED";
 
-/// A directory of model versions.
+/// A directory of model versions, read by a deployment with a given set of indicators.
 #[derive(Clone, Debug)]
 pub struct Registry {
     dir: PathBuf,
+    /// The features the deployment computes: a model trained on others is refused.
+    features: FeatureSet,
+    /// What grades while no model is promoted.
+    rules: Arc<RulesGrader>,
 }
 
 impl Registry {
-    /// The registry at `dir` (which may not exist yet).
+    /// The registry at `dir` (which may not exist yet), for the shipped indicators.
     pub fn open(dir: &Path) -> Registry {
-        Registry { dir: dir.to_owned() }
+        Registry::for_indicators(dir, &indicators::builtin())
+    }
+
+    /// The registry at `dir`, for a deployment running `indicators`.
+    pub fn for_indicators(dir: &Path, indicators: &[Indicator]) -> Registry {
+        Registry {
+            dir: dir.to_owned(),
+            features: FeatureSet::new(indicators),
+            rules: Arc::new(indicators::rules_grader(indicators)),
+        }
+    }
+
+    /// The features its models must have been trained on.
+    pub fn features(&self) -> &FeatureSet {
+        &self.features
     }
 
     /// Its directory.
@@ -123,7 +142,7 @@ impl Registry {
     /// A grader for `version`, refused when its features differ from this pipeline's.
     pub fn grader(&self, version: &str) -> Result<ModelGrader, PipelineError> {
         let artifact = self.load(version)?;
-        ModelGrader::new(artifact, &features::names(), &features::version(), features::labels())
+        ModelGrader::new(artifact, self.features.names(), self.features.version(), self.features.labels().to_vec())
             .map_err(|e| PipelineError::Config(e.to_string()))
     }
 }
@@ -157,7 +176,8 @@ impl PromotedModel {
     /// Serves the registry's promoted model; fails if it cannot be served. With no promoted
     /// version the rules grader serves until one is promoted.
     pub fn open(registry: Registry) -> Result<PromotedModel, PipelineError> {
-        let mut p = PromotedModel { registry, serving: None, grader: Arc::new(RulesGrader::default()) };
+        let rules = registry.rules.clone();
+        let mut p = PromotedModel { registry, serving: None, grader: rules };
         if let Some(version) = p.registry.promoted()? {
             p.grader = Arc::new(p.registry.grader(&version)?);
             p.serving = Some(version);

@@ -15,7 +15,7 @@ use fangpin_connectors::event::Month;
 use fangpin_models::Grade;
 
 use crate::error::PipelineError;
-use crate::features;
+use crate::features::FeatureSet;
 
 /// One graded household-month.
 pub struct SnapshotRow {
@@ -29,12 +29,14 @@ pub struct SnapshotRow {
 pub struct SnapshotWriter {
     dir: PathBuf,
     schema: SchemaRef,
+    /// How many feature columns follow the keys.
+    features: usize,
     batch: u64,
     pending: BTreeMap<Month, Vec<SnapshotRow>>,
 }
 
-/// The snapshot schema: keys, the rules grade, then one float column per feature.
-pub fn schema() -> SchemaRef {
+/// The snapshot schema: keys, the rules grade, then one float column per feature of `features`.
+pub fn schema(features: &FeatureSet) -> SchemaRef {
     let mut fields = vec![
         Field::new("household_code", DataType::Utf8, false),
         Field::new("month", DataType::Utf8, false),
@@ -42,15 +44,21 @@ pub fn schema() -> SchemaRef {
         Field::new("batch", DataType::UInt64, false),
         Field::new("rules_grade", DataType::Utf8, true),
     ];
-    fields.extend(features::FEATURES.iter().map(|(n, _)| Field::new(*n, DataType::Float64, false)));
+    fields.extend(features.names().iter().map(|n| Field::new(n, DataType::Float64, false)));
     Arc::new(Schema::new(fields))
 }
 
 impl SnapshotWriter {
-    /// A writer into `dir` (created if missing).
-    pub fn create(dir: &Path) -> Result<SnapshotWriter, PipelineError> {
+    /// A writer of `features` into `dir` (created if missing).
+    pub fn create(dir: &Path, features: &FeatureSet) -> Result<SnapshotWriter, PipelineError> {
         std::fs::create_dir_all(dir).map_err(|source| PipelineError::Io { path: dir.to_owned(), source })?;
-        Ok(SnapshotWriter { dir: dir.to_owned(), schema: schema(), batch: 0, pending: BTreeMap::new() })
+        Ok(SnapshotWriter {
+            dir: dir.to_owned(),
+            schema: schema(features),
+            features: features.names().len(),
+            batch: 0,
+            pending: BTreeMap::new(),
+        })
     }
 
     /// Queues a row for the current batch.
@@ -78,7 +86,7 @@ impl SnapshotWriter {
         let n = rows.len();
         let (mut codes, mut months) = (StringBuilder::with_capacity(n, n * 17), StringBuilder::with_capacity(n, n * 7));
         let (mut idx, mut batch, mut grade) = (Int32Builder::with_capacity(n), UInt64Builder::with_capacity(n), StringBuilder::new());
-        let mut values: Vec<Float64Builder> = features::FEATURES.iter().map(|_| Float64Builder::with_capacity(n)).collect();
+        let mut values: Vec<Float64Builder> = (0..self.features).map(|_| Float64Builder::with_capacity(n)).collect();
         for r in rows {
             codes.append_value(&r.household_code);
             months.append_value(r.month.to_string());

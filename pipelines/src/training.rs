@@ -17,12 +17,14 @@ use fangpin_models::train::Example;
 use fangpin_models::Grade;
 
 use crate::error::PipelineError;
-use crate::features;
+use crate::features::FeatureSet;
 
-/// Labelled rows from the snapshots under `snapshots`: `below` lists the (household, month)
-/// pairs known to be below the line; `outcomes` the (household, month, at risk) answers of cadres.
+/// Labelled rows of `features` from the snapshots under `snapshots`: `below` lists the
+/// (household, month) pairs known to be below the line; `outcomes` the (household, month, at
+/// risk) answers of cadres.
 pub async fn examples(
     snapshots: &std::path::Path,
+    features: &FeatureSet,
     below: &[(String, Month)],
     outcomes: &[(String, Month, bool)],
 ) -> Result<Vec<Example>, PipelineError> {
@@ -32,7 +34,7 @@ pub async fn examples(
         .await
         .map_err(|e| PipelineError::Config(format!("cannot read feature snapshots under {path}: {e}")))?;
     let found = ctx.table_provider("snapshots").await?.schema();
-    check_columns(&found).map_err(|m| PipelineError::Config(format!("feature snapshots under {path}: {m}")))?;
+    check_columns(&found, features).map_err(|m| PipelineError::Config(format!("feature snapshots under {path}: {m}")))?;
     ctx.register_batch("below", pairs(below.iter().map(|(h, m)| (h.as_str(), m.index(), None)))?)?;
     ctx.register_batch("outcomes", pairs(outcomes.iter().map(|(h, m, r)| (h.as_str(), m.index(), Some(*r))))?)?;
     let sql = r#"
@@ -56,18 +58,28 @@ pub async fn examples(
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = Vec::new();
     for batch in &batches {
-        read(batch, &mut out)?;
+        read(batch, features, &mut out)?;
     }
     Ok(out)
 }
 
-/// Refuses snapshots whose columns are not the ones this build writes ([`crate::snapshot::schema`]),
-/// naming the first that differs, before any query trips over it.
-fn check_columns(found: &Schema) -> Result<(), String> {
+/// Refuses snapshots whose columns are not the ones a run with `features` writes
+/// ([`crate::snapshot::schema`]), naming the first that differs, before any query trips over it.
+/// Snapshots of a run with other indicators are refused too: an indicator's feature must not
+/// be dropped or made up silently.
+fn check_columns(found: &Schema, features: &FeatureSet) -> Result<(), String> {
     let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
-    for want in crate::snapshot::schema().fields() {
+    let other_indicators = "written by a run with other indicators? Train with the indicators the run used \
+                            (`--indicators DIR`, or none for the shipped ones)";
+    if let Some(extra) = found.fields().iter().find(|f| {
+        FeatureSet::indicator_of(f.name()).is_some() && !features.names().contains(f.name())
+    }) {
+        return Err(format!("column {} is the feature of an indicator training was not given: {other_indicators}", extra.name()));
+    }
+    for want in crate::snapshot::schema(features).fields() {
         let Ok(got) = found.field_with_name(want.name()) else {
-            return Err(format!("no column {}: were they written by another feature version?", want.name()));
+            let why = if FeatureSet::indicator_of(want.name()).is_some() { other_indicators } else { "written by another feature version?" };
+            return Err(format!("no column {}: {why}", want.name()));
         };
         let (w, g) = (want.data_type(), got.data_type());
         if w != g && !(text(w) && text(g)) {
@@ -102,7 +114,23 @@ fn pairs<'a>(rows: impl Iterator<Item = (&'a str, i32, Option<bool>)>) -> Result
     )?)
 }
 
-fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError> {
+/// Refuses to train on an indicator that never fired in the training rows: its feature would
+/// be a constant the model learns nothing from, and the rule would never count in a grade.
+pub fn check_learnable(features: &FeatureSet, rows: &[Example]) -> Result<(), PipelineError> {
+    for (i, name) in features.names().iter().enumerate() {
+        let Some(code) = FeatureSet::indicator_of(name) else { continue };
+        if !rows.iter().any(|r| r.features[i] > 0.5) {
+            return Err(PipelineError::Config(format!(
+                "indicator {code} never fired in the {} training household-months, so no model can learn what it \
+                 means: train on a world where it fires, or leave {code}.sql out of the indicators",
+                rows.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn read(batch: &RecordBatch, features: &FeatureSet, out: &mut Vec<Example>) -> Result<(), PipelineError> {
     let col = |name: &str| {
         batch.column_by_name(name).ok_or_else(|| {
             PipelineError::Config(format!("feature snapshots lack column {name}: were they written by another feature version?"))
@@ -113,11 +141,11 @@ fn read(batch: &RecordBatch, out: &mut Vec<Example>) -> Result<(), PipelineError
     let households = households.as_string::<i32>();
     // The category is one of the one-hot features.
     let categories: Vec<(usize, &str)> =
-        features::FEATURES.iter().enumerate().filter_map(|(i, (n, _))| n.strip_prefix("category_").map(|c| (i, c))).collect();
+        features.names().iter().enumerate().filter_map(|(i, n)| n.strip_prefix("category_").map(|c| (i, c))).collect();
     let labels = col("label")?.as_boolean();
     let grades = datafusion::arrow::compute::cast(col("rules_grade")?, &DataType::Utf8)?;
     let grades = grades.as_string::<i32>();
-    let values: Vec<_> = features::FEATURES.iter().map(|(n, _)| col(n).map(|c| c.as_primitive::<Float64Type>())).collect::<Result<_, _>>()?;
+    let values: Vec<_> = features.names().iter().map(|n| col(n).map(|c| c.as_primitive::<Float64Type>())).collect::<Result<_, _>>()?;
     for i in 0..batch.num_rows() {
         let rules_grade = match (grades.is_null(i), if grades.is_null(i) { "" } else { grades.value(i) }) {
             (false, "high") => Some(Grade::High),
@@ -147,12 +175,14 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::parquet::arrow::ArrowWriter;
 
+    use crate::features::FeatureSet;
+
     /// A snapshot file like fangpin's ([`crate::snapshot::schema`]), but with `month_idx`
     /// written as text.
     fn write_wrong_snapshot(dir: &std::path::Path) {
         let mut fields = Vec::new();
         let mut columns: Vec<ArrayRef> = Vec::new();
-        for f in crate::snapshot::schema().fields() {
+        for f in crate::snapshot::schema(&FeatureSet::builtin()).fields() {
             let (field, column): (Field, ArrayRef) = match (f.name().as_str(), f.data_type()) {
                 ("month_idx", _) => (Field::new("month_idx", DataType::Utf8, false), Arc::new(StringArray::from(vec!["24292"]))),
                 (_, DataType::Utf8) => (f.as_ref().clone(), Arc::new(StringArray::from(vec!["420922101201-0042"]))),
@@ -174,7 +204,7 @@ mod tests {
     async fn snapshots_with_a_column_of_the_wrong_type_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         write_wrong_snapshot(dir.path());
-        let e = super::examples(dir.path(), &[], &[]).await.unwrap_err().to_string();
+        let e = super::examples(dir.path(), &FeatureSet::builtin(), &[], &[]).await.unwrap_err().to_string();
         assert!(e.contains("column month_idx holds Utf8") && e.contains("fangpin writes Int32"), "{e}");
     }
 }

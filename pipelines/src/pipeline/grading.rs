@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use super::Pipeline;
 use crate::alerts::{Alert, AlertStatus, GraderStamp};
 use crate::error::PipelineError;
-use crate::features::{self, FeatureRow};
+use crate::features::{self, FeatureRow, FeatureSet};
 use crate::indicators::Evaluation;
 use crate::ledger::Household;
 use crate::snapshot::SnapshotRow;
@@ -26,7 +26,7 @@ impl Pipeline {
         let serving = format!("{} {}", stamp.name, stamp.version);
         if serving != self.stats.grader {
             // A newly promoted model: the info metric names it from this batch on.
-            self.metrics.set_model(&stamp.name, &stamp.version, &features::version());
+            self.metrics.set_model(&stamp.name, &stamp.version, self.features.version());
             self.stats.grader = serving;
             self.drift = DriftMonitor::new(grader.drift_references());
         }
@@ -48,7 +48,7 @@ impl Pipeline {
         let households: Vec<&[(String, Month)]> = evaluation.evaluated.chunk_by(|a, b| a.0 == b.0).collect();
         let per_part = crate::indicators::per_partition(households.len());
         let (state, shadow, poverty_line, grouped) = (&self.state, self.shadow.as_ref(), self.poverty_line, &grouped);
-        let (drift, snapshots) = (&self.drift, self.snapshots.is_some());
+        let (drift, snapshots, feature_set) = (&self.drift, self.snapshots.is_some(), &self.features);
         let parts: Vec<(DriftMonitor, Vec<Graded>)> = households
             .par_chunks(per_part)
             .map(|part| {
@@ -71,7 +71,7 @@ impl Pipeline {
                         }
                         let Some(row) = evaluation.feature_rows.get(&(code.clone(), *month)) else { continue };
                         let before = evaluation.feature_rows.get(&(code.clone(), month.plus(-table::LOOKBACK)));
-                        let input = grading_input(&g.household, h, row, before, hits, poverty_line);
+                        let input = grading_input(feature_set, &g.household, h, row, before, hits, poverty_line);
                         let assessment = grader.grade(&input);
                         let mut rules_grade = assessment.as_ref().map(|a| a.grade).filter(|_| grader.name() == "rules");
                         if let Some(shadow) = shadow {
@@ -147,6 +147,7 @@ struct Graded {
 /// What a grader sees of one household-month: its profile, its features (`row`, and `before`
 /// from three months earlier) and the indicators that fired.
 pub fn grading_input(
+    feature_set: &FeatureSet,
     household: &HouseholdCode,
     h: &Household,
     row: &FeatureRow,
@@ -156,8 +157,8 @@ pub fn grading_input(
 ) -> GradingInput {
     let p = &h.profile;
     let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
-    let line = f64::try_from(poverty_line).unwrap_or(8_000.0);
-    let features = features::vector(row, before, h, household.county(), &codes, line);
+    let line = f64::try_from(poverty_line).expect("the monitoring line, a yuan amount, is a float too");
+    let features = features::vector(feature_set, row, before, h, household.county(), &codes, line);
     GradingInput {
         county_code: household.county().to_owned(),
         category: p.category.code().to_owned(),
