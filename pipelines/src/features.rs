@@ -123,10 +123,10 @@ impl FeatureSet {
 /// Prefix of the features that say whether an indicator fired.
 const HIT_PREFIX: &str = "hit_";
 
-/// Every source that computes a feature, hashed into [`version`]: the features SQL, the table
-/// it reads and that table's trailing windows, the monthly figures built from the records, and
-/// this file (the vector, the list). The plan's thresholds the vector uses come from
-/// `fangpin_models::plan`.
+/// Every source that computes a feature, hashed with the indicators into
+/// [`FeatureSet::version`]: the features SQL, the table it reads and that table's trailing
+/// windows, the monthly figures built from the records, and this file (the vector, the list).
+/// The plan's thresholds the vector uses come from `fangpin_models::plan`.
 const SOURCES: [&str; 6] = [
     crate::indicators::FEATURES_SQL,
     include_str!("features.rs"),

@@ -1,12 +1,13 @@
 //! The trailing windows the features SQL reads: for each household-month, sums and maxima of
 //! the monthly figures over the last 3 or 12 months the window holds.
 //!
-//! DataFusion's window functions cost ~30 µs per household partition here (17 windows over a
-//! dozen rows each), which made SQL 71% of a replay. Computed in Rust over the household's
+//! DataFusion's window functions cost ~30 µs per household partition here (the 17 windows the
+//! SQL had then, over a dozen rows each), which made SQL 71% of a replay. Computed in Rust over the household's
 //! months, the same windows cost a few microseconds, and the SQL (`sql/household_features.sql`)
 //! is left with the formulas: a projection over the rows being judged. `sql/trailing_windows.sql`
-//! states the same windows as SQL; the golden test `trailing_windows` proves both equal on a
-//! simulated world for every column and every indicator, and the DuckDB benchmark runs it.
+//! states the same windows ([`WINDOWS`]) as SQL; the golden test
+//! `trailing::trailing_windows_equal_their_sql_statement` proves both equal on a simulated world
+//! for every column and every indicator, and the DuckDB benchmark runs it.
 //!
 //! Which months a window counts ([`Months`]):
 //! - `All`: every month of the window, as a rule reads it (costs of the last 3 months);
