@@ -46,58 +46,6 @@ pub struct Thresholds {
     pub low: f64,
 }
 
-/// Isotonic calibration of the classifier's score, fitted on the validation rows (pool adjacent
-/// violators): each block's highest score and the share of its rows at risk. A score maps to
-/// its block's share, nudged by a millionth of the score so that the rows keep the order the
-/// score gives them: which rows a threshold alerts is unchanged, only what the probability
-/// says about them. Empty: the score is the probability.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    pub upper: Vec<f64>,
-    pub rate: Vec<f64>,
-}
-
-/// How much of the score a calibrated probability keeps, to keep the rows' order.
-const ORDER_KEPT: f64 = 1e-6;
-
-impl Calibration {
-    /// Fits the non-decreasing map from `scores` to the rate of `labels` that is closest in
-    /// squared error (so the Brier score on these rows can only fall).
-    pub fn fit(scores: &[f64], labels: &[bool]) -> Calibration {
-        let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // Blocks of (highest score, rows at risk, rows), pooled while they do not rise.
-        let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
-        for (score, label) in pairs {
-            match blocks.last_mut() {
-                Some(last) if last.0 == score => {
-                    last.1 += f64::from(u8::from(label));
-                    last.2 += 1.0;
-                }
-                _ => blocks.push((score, f64::from(u8::from(label)), 1.0)),
-            }
-            while blocks.len() > 1 {
-                let (b, a) = (blocks[blocks.len() - 1], blocks[blocks.len() - 2]);
-                if a.1 / a.2 < b.1 / b.2 {
-                    break;
-                }
-                blocks.pop();
-                *blocks.last_mut().expect("two blocks") = (b.0, a.1 + b.1, a.2 + b.2);
-            }
-        }
-        Calibration { upper: blocks.iter().map(|b| b.0).collect(), rate: blocks.iter().map(|b| b.1 / b.2).collect() }
-    }
-
-    /// The calibrated probability of a score.
-    pub fn apply(&self, score: f64) -> f64 {
-        if self.rate.is_empty() {
-            return score;
-        }
-        let block = self.upper.partition_point(|u| *u < score).min(self.rate.len() - 1);
-        self.rate[block] * (1.0 - ORDER_KEPT) + ORDER_KEPT * score.clamp(0.0, 1.0)
-    }
-}
-
 /// The fitted classifier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -134,9 +82,6 @@ pub struct ModelArtifact {
     /// The training rows' distribution of the watched features, to measure drift against.
     #[serde(default)]
     pub drift: Vec<crate::drift::DriftReference>,
-    /// Maps the classifier's score to a probability that means what it says.
-    #[serde(default)]
-    pub calibration: Calibration,
 }
 
 impl ModelArtifact {
@@ -178,14 +123,6 @@ impl ModelArtifact {
         if matches!(self.classifier, Classifier::Forest { .. }) && trees.is_empty() {
             return bad("its forest has no tree".into());
         }
-        let c = &self.calibration;
-        if c.upper.len() != c.rate.len()
-            || c.upper.iter().any(|u| !u.is_finite())
-            || c.rate.iter().any(|r| !(0.0..=1.0).contains(r))
-            || c.rate.windows(2).any(|w| w[0] > w[1])
-        {
-            return bad("its calibration is not a non-decreasing map to probabilities".into());
-        }
         for t in trees {
             // linfa walks a split node's children unchecked: both must be there.
             for node in t.iter_nodes().filter(|node| !node.is_leaf()) {
@@ -209,11 +146,6 @@ impl ModelArtifact {
 
     /// Probability that the household falls below the line within three months.
     pub fn probability(&self, features: &[f64]) -> f64 {
-        self.calibration.apply(self.score(features))
-    }
-
-    /// The classifier's own score, before calibration.
-    pub fn score(&self, features: &[f64]) -> f64 {
         let z = self.scaler.transform(features);
         match &self.classifier {
             Classifier::Logistic { weights, intercept } => sigmoid(dot(weights, &z) + intercept),
@@ -285,36 +217,4 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// The logistic function.
 pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Calibration;
-
-    /// Scores whose true rate falls where the score rises (a violator) are pooled; the map
-    /// keeps the rows' order, lowers the Brier score on the rows it was fitted on, and an empty
-    /// calibration is the identity.
-    #[test]
-    fn calibration_pools_violators_keeps_the_order_and_lowers_the_brier_score() {
-        // (score, at risk of 10 rows): 0.2 → 1/10, 0.4 → 5/10, 0.6 → 3/10 (a violator), 1.0 → 9/10.
-        let mut scores = Vec::new();
-        let mut labels = Vec::new();
-        for (score, positives) in [(0.2, 1), (0.4, 5), (0.6, 3), (1.0, 9)] {
-            for i in 0..10 {
-                scores.push(score);
-                labels.push(i < positives);
-            }
-        }
-        let c = Calibration::fit(&scores, &labels);
-        assert_eq!(c.upper, vec![0.2, 0.6, 1.0]);
-        assert_eq!(c.rate, vec![0.1, 0.4, 0.9]);
-        let mapped: Vec<f64> = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0].iter().map(|s| c.apply(*s)).collect();
-        assert!(mapped.windows(2).all(|w| w[0] < w[1]), "the order changed: {mapped:?}");
-        assert!((c.apply(0.4) - 0.4).abs() < 1e-5 && (c.apply(1.0) - 0.9).abs() < 1e-5);
-        let brier = |p: &dyn Fn(f64) -> f64| {
-            scores.iter().zip(&labels).map(|(s, l)| (p(*s) - f64::from(u8::from(*l))).powi(2)).sum::<f64>()
-        };
-        assert!(brier(&|s| c.apply(s)) < brier(&|s| s));
-        assert_eq!(Calibration::default().apply(0.37), 0.37);
-    }
 }

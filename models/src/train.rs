@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{Calibration, Classifier, ModelArtifact, Scaler, Thresholds};
+use crate::artifact::{Classifier, ModelArtifact, Scaler, Thresholds};
 use crate::card::{evaluate, ModelCard};
 use crate::error::ModelError;
 use crate::grade::Grade;
@@ -111,18 +111,13 @@ pub fn train(
         statutory_rules: config.statutory_rules.clone(),
         seed: config.seed,
         drift: Vec::new(),
-        calibration: Calibration::default(),
     };
     let Classifier::Logistic { weights, intercept } = logistic.clone() else { unreachable!("fit_logistic gives a regression") };
     let stacked = Classifier::Stacked { tree: tree.clone(), weights, intercept };
     let eval_rows: Vec<Example> = eval.into_iter().cloned().collect();
-    // Each candidate's score is calibrated on the validation rows, and its thresholds chosen
-    // there from its own probabilities.
-    let labels: Vec<bool> = eval_rows.iter().map(|e| e.label).collect();
+    // Each candidate's thresholds are chosen on the validation rows from its own probabilities.
     let with_thresholds = |classifier: Classifier| -> Result<ModelArtifact, ModelError> {
         let mut a = artifact_of(classifier, Thresholds { high: 1.0, medium: 1.0, low: 1.0 });
-        let scores: Vec<f64> = eval_rows.iter().map(|e| a.score(&e.features)).collect();
-        a.calibration = Calibration::fit(&scores, &labels);
         let p: Vec<f64> = eval_rows.iter().map(|e| a.probability(&e.features)).collect();
         a.thresholds = choose_thresholds(&p, &eval_rows.iter().collect::<Vec<_>>(), config)?;
         Ok(a)
