@@ -227,7 +227,15 @@ async fn train_cmd(args: TrainArgs) -> Result<()> {
     let registry = args.registry.open()?;
     let feature_set = registry.features();
     let (rows, answered) = examples(&args.data, feature_set).await?;
-    training::check_learnable(feature_set, &rows)?;
+    let never_fired = training::never_fired(feature_set, &rows);
+    if !never_fired.is_empty() {
+        eprintln!(
+            "warning: {} never fired in these {} household-months: the model cannot learn from them and will ignore them; \
+             train on a world where they fire",
+            never_fired.join(", "),
+            rows.len()
+        );
+    }
     let last = rows.iter().map(|e| e.month_idx).max().expect("rows are not empty");
     let validate_from = match &args.validate_from {
         Some(m) => Month::parse_dashed(m).with_context(|| format!("--validate-from {m} is not YYYY-MM"))?.index(),
@@ -257,6 +265,7 @@ async fn train_cmd(args: TrainArgs) -> Result<()> {
         trained.card.tests.push(WorldEvaluation { world: describe_world(truth), evaluation });
     }
     trained.card.verified = fangpin_models::card::verified(&answered);
+    trained.card.never_fired = never_fired;
     let dir = registry.save(&trained)?;
     println!("{}", trained.card.to_markdown());
     println!("saved {} ({}); promote it with `fangpin model promote {}`", trained.artifact.version, dir.display(), trained.artifact.version);

@@ -249,6 +249,9 @@ pub struct ModelCard {
     /// Precision per grade of the alerts cadres answered, when training read their answers.
     #[serde(default)]
     pub verified: Vec<VerifiedGrade>,
+    /// Indicators whose feature never fired in the training rows: the model ignores them.
+    #[serde(default)]
+    pub never_fired: Vec<String>,
 }
 
 /// `YYYY-MM` of a month index (`year * 12 + month − 1`).
@@ -289,6 +292,7 @@ impl ModelCard {
             compared_with,
             tests: Vec::new(),
             verified: Vec::new(),
+            never_fired: Vec::new(),
         }
     }
 
@@ -305,6 +309,9 @@ impl ModelCard {
         let _ = writeln!(md, "- Label: the household is below the monitoring line in the month or one of the next three");
         let _ = writeln!(md, "- Thresholds on the probability: high ≥ {:.3}, medium ≥ {:.3}, low ≥ {:.3} (targets: high precision {:.2}, medium {:.2}; seed {})\n",
             self.thresholds.high, self.thresholds.medium, self.thresholds.low, self.config.high_precision, self.config.medium_precision, self.config.seed);
+        if !self.never_fired.is_empty() {
+            let _ = writeln!(md, "**Indicators that never fired in the training rows, which the model therefore ignores: {}.**\n", self.never_fired.join(", "));
+        }
         if self.tests.is_empty() {
             let _ = writeln!(md, "**No world other than the training world was measured: the figures below are the validation months', which chose the thresholds.**\n");
         }

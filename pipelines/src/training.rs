@@ -114,20 +114,17 @@ fn pairs<'a>(rows: impl Iterator<Item = (&'a str, i32, Option<bool>)>) -> Result
     )?)
 }
 
-/// Refuses to train on an indicator that never fired in the training rows: its feature would
-/// be a constant the model learns nothing from, and the rule would never count in a grade.
-pub fn check_learnable(features: &FeatureSet, rows: &[Example]) -> Result<(), PipelineError> {
-    for (i, name) in features.names().iter().enumerate() {
-        let Some(code) = FeatureSet::indicator_of(name) else { continue };
-        if !rows.iter().any(|r| r.features[i] > 0.5) {
-            return Err(PipelineError::Config(format!(
-                "indicator {code} never fired in the {} training household-months, so no model can learn what it \
-                 means: train on a world where it fires, or leave {code}.sql out of the indicators",
-                rows.len()
-            )));
-        }
-    }
-    Ok(())
+/// The indicators that never fired in `rows`: their features are constants no model can learn
+/// from, so a model trained on these rows ignores them. Training says so and the card lists
+/// them.
+pub fn never_fired(features: &FeatureSet, rows: &[Example]) -> Vec<String> {
+    features
+        .names()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| FeatureSet::indicator_of(name).filter(|_| !rows.iter().any(|r| r.features[i] > 0.5)))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn read(batch: &RecordBatch, features: &FeatureSet, out: &mut Vec<Example>) -> Result<(), PipelineError> {
