@@ -98,8 +98,12 @@ pub struct VerifiedGrade {
     pub precision: f64,
 }
 
-/// Precision per grade from cadres' answers, given as (the alert's grade, risk confirmed).
+/// Precision per grade from cadres' answers, given as (the alert's grade, risk confirmed);
+/// nothing when there are none.
 pub fn verified(answers: &[(Grade, bool)]) -> Vec<VerifiedGrade> {
+    if answers.is_empty() {
+        return Vec::new();
+    }
     Grade::ALL
         .iter()
         .map(|grade| {
