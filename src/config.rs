@@ -183,10 +183,7 @@ impl Settings {
     /// What the pipeline is built from: the indicators read now, so that a bad SQL file stops
     /// the start.
     pub fn assembly(&self) -> Result<fangpin_pipelines::Assembly> {
-        let indicators = match &self.indicators_dir {
-            Some(dir) => fangpin_pipelines::indicators::load_dir(dir)?,
-            None => fangpin_pipelines::indicators::builtin(),
-        };
+        let indicators = fangpin_pipelines::indicators::load(self.indicators_dir.as_deref())?;
         let config = fangpin_pipelines::PipelineConfig {
             poverty_line: self.poverty_line,
             history_months: self.history_months,

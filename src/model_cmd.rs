@@ -60,11 +60,7 @@ pub struct RegistryArg {
 
 impl RegistryArg {
     fn open(&self) -> Result<Registry> {
-        let indicators = match &self.indicators {
-            Some(dir) => indicators::load_dir(dir)?,
-            None => indicators::builtin(),
-        };
-        Ok(Registry::for_indicators(&self.dir, &indicators))
+        Ok(Registry::for_indicators(&self.dir, &indicators::load(self.indicators.as_deref())?))
     }
 }
 

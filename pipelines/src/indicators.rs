@@ -109,6 +109,11 @@ pub fn rules_grader(indicators: &[Indicator]) -> fangpin_models::RulesGrader {
     .expect("weights are checked when the files are read")
 }
 
+/// The indicators of a deployment: an analyst's directory's ([`load_dir`]), or the shipped ones.
+pub fn load(dir: Option<&Path>) -> Result<Vec<Indicator>, PipelineError> {
+    dir.map_or_else(|| Ok(builtin()), load_dir)
+}
+
 /// Every `*.sql` file of a directory, sorted by name: how an analyst adds or changes indicators.
 pub fn load_dir(dir: &Path) -> Result<Vec<Indicator>, PipelineError> {
     let io = |source| PipelineError::Io { path: dir.to_owned(), source };
