@@ -181,7 +181,7 @@ fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<Answer>> {
             let (Some(id), Some(h), Some(m)) = (a["alert_id"].as_str(), a["household_code"].as_str(), a["month"].as_str()) else {
                 continue;
             };
-            let grade = Grade::ALL.into_iter().find(|g| Some(g.code()) == a["grade"].as_str());
+            let grade = a["grade"].as_str().and_then(Grade::from_code);
             if let (Some(month), Some(grade)) = (Month::parse_dashed(m), grade) {
                 // Lines come in revision order: the latest revision's grade stays.
                 raised.insert(id.to_owned(), (h.to_owned(), month, grade));

@@ -303,3 +303,46 @@ fn a_new_indicator_file_becomes_a_feature_after_retraining_or_is_refused() {
     assert!(out.status.success() && err.contains("no_household never fired"), "{err}");
     assert!(card.contains("never fired in the training rows, which the model therefore ignores: no_household."), "{card}");
 }
+
+/// Cadres' answers, given to training with the queues they answer, label their rows and give
+/// the card each grade's precision in the field: the confirmed share of the answered alerts
+/// of that grade, as the alerts' latest revisions grade them.
+#[test]
+fn the_card_gives_each_grades_precision_from_the_cadres_answers() {
+    let d = data("17");
+    let queues = d.root.join("out");
+    let mut latest: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for queue in ["verify.door_visit.ndjson", "verify.phone.ndjson"] {
+        for line in std::fs::read_to_string(queues.join(queue)).unwrap().lines() {
+            let a: serde_json::Value = serde_json::from_str(line).unwrap();
+            latest.insert(a["alert_id"].as_str().unwrap().to_owned(), a["grade"].as_str().unwrap().to_owned());
+        }
+    }
+    // Every third answered alert had no risk; every seventh household was not reached.
+    let (mut outcomes, mut expected) = (String::new(), std::collections::BTreeMap::<&str, (u64, u64)>::new());
+    for (i, (id, grade)) in latest.iter().take(120).enumerate() {
+        let outcome = if i % 7 == 6 { "unreachable" } else if i % 3 == 2 { "no_risk" } else { "confirmed_risk" };
+        outcomes.push_str(&serde_json::json!({"alert_id": id, "outcome": outcome}).to_string());
+        outcomes.push('\n');
+        if outcome != "unreachable" {
+            let e = expected.entry(grade.as_str()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(outcome == "confirmed_risk");
+        }
+    }
+    assert!(expected.len() >= 2, "the answered alerts should span grades: {expected:?}");
+    let answers = d.root.join("verify.outcomes.ndjson");
+    std::fs::write(&answers, outcomes).unwrap();
+    let registry = d.root.join("reg");
+    let card_md = train(&d, &registry, &["--outcomes", answers.to_str().unwrap(), "--alerts", queues.to_str().unwrap()]);
+    assert!(card_md.contains("## Verified by cadres"), "{card_md}");
+    let card = Registry::open(&registry).card("v1").unwrap();
+    for v in &card.verified {
+        let (answered, confirmed) = expected.get(v.grade.as_str()).copied().unwrap_or_default();
+        assert_eq!((v.answered, v.confirmed), (answered, confirmed), "grade {}", v.grade);
+        if answered > 0 {
+            assert!((v.precision - confirmed as f64 / answered as f64).abs() < 1e-12);
+        }
+    }
+    assert_eq!(card.verified.iter().map(|v| v.answered).sum::<u64>(), expected.values().map(|e| e.0).sum::<u64>());
+}

@@ -26,6 +26,11 @@ impl Grade {
             Grade::Low => "low",
         }
     }
+
+    /// The grade a [`Grade::code`] names.
+    pub fn from_code(code: &str) -> Option<Grade> {
+        Grade::ALL.into_iter().find(|g| g.code() == code)
+    }
 }
 
 impl fmt::Display for Grade {

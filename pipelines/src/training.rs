@@ -144,12 +144,7 @@ fn read(batch: &RecordBatch, features: &FeatureSet, out: &mut Vec<Example>) -> R
     let grades = grades.as_string::<i32>();
     let values: Vec<_> = features.names().iter().map(|n| col(n).map(|c| c.as_primitive::<Float64Type>())).collect::<Result<_, _>>()?;
     for i in 0..batch.num_rows() {
-        let rules_grade = match (grades.is_null(i), if grades.is_null(i) { "" } else { grades.value(i) }) {
-            (false, "high") => Some(Grade::High),
-            (false, "medium") => Some(Grade::Medium),
-            (false, "low") => Some(Grade::Low),
-            _ => None,
-        };
+        let rules_grade = if grades.is_null(i) { None } else { Grade::from_code(grades.value(i)) };
         let features: Vec<f64> = values.iter().map(|v| v.value(i)).collect();
         let category = categories.iter().find(|(j, _)| features[*j] > 0.5).map_or("unknown", |(_, c)| c);
         out.push(Example {
