@@ -13,7 +13,7 @@ mod summary;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 #[global_allocator]
@@ -46,6 +46,9 @@ enum Command {
     /// The insurance side: verify the claims ledger, check a coverage file.
     #[command(subcommand)]
     Claims(claims_cmd::ClaimsCommand),
+    /// Print one household's state checkpoint (a changelog record's value, saved to FILE; `-`
+    /// reads standard input) as JSON.
+    ShowCheckpoint { file: PathBuf },
 }
 
 #[derive(Args)]
@@ -240,6 +243,19 @@ fn main() -> Result<()> {
         Command::Model(command) => runtime.block_on(model_cmd::run(command)),
         Command::Cases(command) => runtime.block_on(cases_cmd::run(command)),
         Command::Claims(command) => runtime.block_on(claims_cmd::run(command)),
+        Command::ShowCheckpoint { file } => {
+            let bytes = if file.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+                bytes
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
+            };
+            let shown = fangpin_pipelines::checkpoint::inspect(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+            Ok(())
+        }
         Command::Demo(args) => {
             let settings = config::Settings::load(args.pipeline.config.as_deref(), &args.pipeline.overrides())?;
             let world = world_config(&args.world);

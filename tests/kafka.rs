@@ -617,8 +617,12 @@ fn final_ledgers(broker: &Broker, topic: &str) -> BTreeMap<String, Value> {
     let mut last = BTreeMap::new();
     for m in consume(broker, topic) {
         let key = m["key"].as_str().unwrap().to_owned();
-        match m["value"].clone() {
-            Value::Object(mut snapshot) => {
+        let snapshot = m["value_hex"].as_str().map(|h| {
+            let bytes = hex::decode(h).expect("the client writes hex");
+            fangpin_pipelines::checkpoint::inspect(&bytes).unwrap_or_else(|e| panic!("{key}'s checkpoint: {e}"))
+        });
+        match snapshot {
+            Some(Value::Object(mut snapshot)) => {
                 for part in ["alerts", "shadow_alerts", "outbox", "oldest", "newest", "roster"] {
                     snapshot.remove(part);
                 }

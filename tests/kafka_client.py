@@ -11,7 +11,8 @@ protocol that shares no code with librdkafka (which fangpin uses).
     kafka_client.py produce BROKERS TOPIC KEY VALUE
         Sends one message (to damage a topic on purpose).
     kafka_client.py consume BROKERS TOPIC
-        Prints every message of TOPIC as a JSON line: key, value, headers, partition, offset.
+        Prints every message of TOPIC as a JSON line: key, value (JSON, or text when it is not),
+        value_hex (the bytes, when it is not JSON), headers, partition, offset.
     kafka_client.py lag BROKERS GROUP
         Prints the group's total lag over the household topics' partitions, or -1 when it has
         committed nothing yet.
@@ -101,13 +102,16 @@ def consume(brokers, topic):
             for m in messages:
                 if m.offset >= ends[tp]:
                     continue
+                raw = None
                 try:
                     value = None if m.value is None else json.loads(m.value)
                 except ValueError:
-                    value = m.value.decode(errors="replace")
+                    # Binary (the state changelog): as text, for the privacy checks, and whole.
+                    value, raw = m.value.decode(errors="replace"), m.value.hex()
                 print(json.dumps({
                     "key": m.key.decode() if m.key else None,
                     "value": value,
+                    "value_hex": raw,
                     "headers": {k: (v.decode() if v is not None else None) for k, v in m.headers},
                     "partition": m.partition,
                     "offset": m.offset,

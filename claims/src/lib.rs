@@ -38,6 +38,7 @@ pub use error::ClaimsError;
 pub use ledger::Ledger;
 pub use metrics::ClaimsMetrics;
 pub use premium::CountyPremium;
+pub use rules::Countable;
 pub use triggers::Fired;
 
 /// What one household is owed for some years ([`Claims::owed`]), to be settled.
@@ -131,7 +132,7 @@ impl Claims {
         &self,
         household: &HouseholdCode,
         profile: &RosterEntry,
-        records: impl IntoIterator<Item = &'a Event>,
+        records: impl IntoIterator<Item = &'a rules::Countable>,
         years: &BTreeSet<i32>,
     ) -> Owed {
         // The roster says whether the household is insured from its entry's year on; of earlier

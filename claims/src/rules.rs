@@ -12,7 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fangpin_connectors::event::{Event, HouseholdCode, Month, RosterEntry, SettlementStatus, VisitType};
+use fangpin_connectors::compact::{money, month};
+use fangpin_connectors::event::{
+    Event, Hazard, HouseDamage, HouseholdCode, Month, PersonKey, RosterEntry, SchoolStage, SettlementStatus, VisitType,
+};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +59,88 @@ pub struct Basis {
     pub owed_before: Decimal,
 }
 
+/// A household record the rules count, with the ids and figures a claim's basis shows. The
+/// household's ledger keeps these (and of every other record only what it adds to the monthly
+/// figures), so they also carry what the monthly figures read of them (`planted_mu`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Countable {
+    /// A settled inpatient bill; outpatient bills count for no claim.
+    Inpatient {
+        settlement_id: String,
+        patient: PersonKey,
+        #[serde(with = "month")] month: Month,
+        #[serde(with = "money")] total_cost: Decimal,
+        #[serde(with = "money")] fund_paid: Decimal,
+        #[serde(with = "money")] critical_illness_paid: Decimal,
+        #[serde(with = "money")] assistance_paid: Decimal,
+        #[serde(with = "money")] out_of_pocket: Decimal,
+    },
+    School { student: PersonKey, term: String, #[serde(with = "month")] month: Month, stage: SchoolStage, #[serde(with = "money")] fees: Decimal, #[serde(with = "money")] aid: Decimal },
+    Disaster { event_id: String, #[serde(with = "month")] month: Month, hazard: Hazard, house_damage: HouseDamage, #[serde(with = "money")] direct_loss: Decimal },
+    Farm {
+        report_id: String,
+        #[serde(with = "month")] month: Month,
+        #[serde(with = "money")] planted_mu: Decimal,
+        #[serde(with = "money")] disaster_mu: Decimal,
+        #[serde(with = "money")] expected_income: Decimal,
+        #[serde(with = "money")] actual_income: Decimal,
+    },
+}
+
+impl Countable {
+    /// What the rules count of `event`, if anything.
+    pub fn of(event: &Event) -> Option<Countable> {
+        Some(match event {
+            Event::Medical(m) if m.status == SettlementStatus::Settled && m.visit_type == VisitType::Inpatient => {
+                Countable::Inpatient {
+                    settlement_id: m.settlement_id.clone(),
+                    patient: m.patient.clone(),
+                    month: m.month,
+                    total_cost: m.total_cost,
+                    fund_paid: m.fund_paid,
+                    critical_illness_paid: m.critical_illness_paid,
+                    assistance_paid: m.assistance_paid,
+                    out_of_pocket: m.out_of_pocket,
+                }
+            }
+            Event::School(s) => Countable::School {
+                student: s.student.clone(),
+                term: s.term.clone(),
+                month: s.month,
+                stage: s.stage,
+                fees: s.fees,
+                aid: s.aid,
+            },
+            Event::Disaster(d) => Countable::Disaster {
+                event_id: d.event_id.clone(),
+                month: d.month,
+                hazard: d.hazard,
+                house_damage: d.house_damage,
+                direct_loss: d.direct_loss,
+            },
+            Event::Farm(f) => Countable::Farm {
+                report_id: f.report_id.clone(),
+                month: f.month,
+                planted_mu: f.planted_mu,
+                disaster_mu: f.disaster_mu,
+                expected_income: f.expected_income,
+                actual_income: f.actual_income,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The record's month.
+    pub fn month(&self) -> Month {
+        match self {
+            Countable::Inpatient { month, .. }
+            | Countable::School { month, .. }
+            | Countable::Disaster { month, .. }
+            | Countable::Farm { month, .. } => *month,
+        }
+    }
+}
+
 /// What the rules say a household is owed for one claim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entitlement {
@@ -79,11 +164,12 @@ struct UnitYear {
 }
 
 /// What `household` is owed in each of `years`, by claim. Uninsured households are owed
-/// nothing. `records` are the household's records held, reversed settlements left out.
+/// nothing. `records` are what the rules count of the household's records held, reversed
+/// settlements left out.
 pub fn assess<'a>(
     household: &HouseholdCode,
     profile: &RosterEntry,
-    records: impl IntoIterator<Item = &'a Event>,
+    records: impl IntoIterator<Item = &'a Countable>,
     fired: &BTreeSet<Fired>,
     coverage: &Coverage,
     years: &BTreeSet<i32>,
@@ -98,50 +184,63 @@ pub fn assess<'a>(
         }
     };
     // The plan's industry rule judges a month's reports together, as the indicator does.
-    let mut farm_months: BTreeMap<Month, Vec<&fangpin_connectors::event::FarmReport>> = BTreeMap::new();
-    for event in records {
-        match event {
-            Event::Medical(m) if m.status == SettlementStatus::Settled && m.visit_type == VisitType::Inpatient => {
+    // (report id, disaster mu, expected income, actual income) of each month's reports.
+    let mut farm_months: BTreeMap<Month, Vec<(&str, Decimal, Decimal, Decimal)>> = BTreeMap::new();
+    for record in records {
+        match record {
+            Countable::Inpatient {
+                settlement_id,
+                patient,
+                month,
+                total_cost,
+                fund_paid,
+                critical_illness_paid,
+                assistance_paid,
+                out_of_pocket,
+            } => {
                 let figures = figures([
-                    ("total_cost", m.total_cost),
-                    ("fund_paid", m.fund_paid),
-                    ("critical_illness_paid", m.critical_illness_paid),
-                    ("assistance_paid", m.assistance_paid),
-                    ("out_of_pocket", m.out_of_pocket),
+                    ("total_cost", *total_cost),
+                    ("fund_paid", *fund_paid),
+                    ("critical_illness_paid", *critical_illness_paid),
+                    ("assistance_paid", *assistance_paid),
+                    ("out_of_pocket", *out_of_pocket),
                 ]);
-                let item = BasisItem { kind: "settlement".into(), id: m.settlement_id.clone(), figures, counted: m.out_of_pocket };
-                add(CoverageKind::Medical, &m.patient.0, m.month, item);
+                let item = BasisItem { kind: "settlement".into(), id: settlement_id.clone(), figures, counted: *out_of_pocket };
+                add(CoverageKind::Medical, &patient.0, *month, item);
             }
-            Event::School(s) => {
-                let net = (s.fees - s.aid).max(Decimal::ZERO);
-                let mut figures = figures([("fees", s.fees), ("aid", s.aid)]);
-                figures.insert("stage".into(), s.stage.code().into());
-                let item = BasisItem { kind: "school_term".into(), id: s.term.clone(), figures, counted: net };
-                add(CoverageKind::Education, &s.student.0, s.month, item);
+            Countable::School { student, term, month, stage, fees, aid } => {
+                let net = (*fees - *aid).max(Decimal::ZERO);
+                let mut figures = figures([("fees", *fees), ("aid", *aid)]);
+                figures.insert("stage".into(), stage.code().into());
+                let item = BasisItem { kind: "school_term".into(), id: term.clone(), figures, counted: net };
+                add(CoverageKind::Education, &student.0, *month, item);
             }
-            Event::Disaster(d) => {
-                let share = coverage.disaster_share(d.house_damage);
-                let mut figures = figures([("direct_loss", d.direct_loss), ("share_of_loss", share)]);
-                figures.insert("house_damage".into(), d.house_damage.code().into());
-                figures.insert("hazard".into(), d.hazard.code().into());
-                let item = BasisItem { kind: "disaster_report".into(), id: d.event_id.clone(), figures, counted: fen(d.direct_loss * share) };
-                add(CoverageKind::Disaster, HOUSEHOLD_UNIT, d.month, item);
+            Countable::Disaster { event_id, month, hazard, house_damage, direct_loss } => {
+                let share = coverage.disaster_share(*house_damage);
+                let mut figures = figures([("direct_loss", *direct_loss), ("share_of_loss", share)]);
+                figures.insert("house_damage".into(), house_damage.code().into());
+                figures.insert("hazard".into(), hazard.code().into());
+                let item =
+                    BasisItem { kind: "disaster_report".into(), id: event_id.clone(), figures, counted: fen(*direct_loss * share) };
+                add(CoverageKind::Disaster, HOUSEHOLD_UNIT, *month, item);
             }
-            Event::Farm(f) => farm_months.entry(f.month).or_default().push(f),
-            _ => {}
+            Countable::Farm { report_id, month, disaster_mu, expected_income, actual_income, .. } => {
+                farm_months.entry(*month).or_default().push((report_id, *disaster_mu, *expected_income, *actual_income))
+            }
         }
     }
     let rule = &coverage.industry;
     for (month, mut reports) in farm_months {
-        reports.sort_by(|a, b| a.report_id.cmp(&b.report_id));
-        let sum = |f: fn(&fangpin_connectors::event::FarmReport) -> Decimal| reports.iter().map(|r| f(r)).sum::<Decimal>();
-        let (disaster_mu, expected, actual) = (sum(|r| r.disaster_mu), sum(|r| r.expected_income), sum(|r| r.actual_income));
+        reports.sort_by(|a, b| a.0.cmp(b.0));
+        let (disaster_mu, expected, actual) = reports
+            .iter()
+            .fold((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO), |(d, e, a), r| (d + r.1, e + r.2, a + r.3));
         let hit = disaster_mu > rule.disaster_mu_above
             && expected > Decimal::ZERO
             && actual <= expected * (Decimal::ONE - rule.income_drop_at_least);
         if hit {
             let figures = figures([("disaster_mu", disaster_mu), ("expected_income", expected), ("actual_income", actual)]);
-            let ids = reports.iter().map(|r| r.report_id.as_str()).collect::<Vec<_>>().join(",");
+            let ids = reports.iter().map(|r| r.0).collect::<Vec<_>>().join(",");
             let counted = fen((expected - actual) * rule.share_paid);
             add(CoverageKind::Industry, HOUSEHOLD_UNIT, month, BasisItem { kind: "farm_reports".into(), id: ids, figures, counted });
         }

@@ -255,6 +255,7 @@ pub struct RosterEntry {
     pub disabled_members: u32,
     pub chronic_patients: u32,
     pub industries: Vec<Industry>,
+    #[serde(with = "crate::compact::money")]
     pub baseline_income: Decimal,
     pub insured: bool,
     pub effective_date: NaiveDate,

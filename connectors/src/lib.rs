@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`topic`]: the contract topics and the output topics.
 //! - [`event`]: the internal event model every contract record is normalised into.
+//! - [`compact`]: months and amounts as binary state writes them, exactly.
 //! - [`decode`]: one decoder per contract topic; validates every field, rejects with a reason.
 //! - [`pseudonym`]: resident ID numbers: check character, keyed-HMAC pseudonyms.
 //! - [`id_like`]: resident ID numbers in text, in any spelling: found and masked.
@@ -13,6 +14,7 @@
 //!   preparation and the state changelog reader, on rdkafka.
 //! - [`error`]: the crate's error type.
 
+pub mod compact;
 pub mod dead_letter;
 pub mod decode;
 pub mod dir_sink;

@@ -5,24 +5,25 @@
 //! [`crate::Pipeline::checkpoint`], [`crate::Pipeline::clear_state`] and
 //! [`crate::Pipeline::restore`]; this module is the format.
 //!
-//! A checkpoint is one JSON document per household, versioned so that a later format can still
-//! read, or knowingly refuse, an older changelog:
+//! A checkpoint is one binary record per household: the magic `fpck`, the format version as a
+//! varint, then in [postcard] (a small, documented serde wire format: varints, no field names)
 //!
 //! ```text
-//! {"v":1,"household":"420922101201-0042","key":"3f9c0a1b2c3d4e5f","oldest":"2024-01","newest":"2024-08",
-//!  "profile":{..roster entry..},
-//!  "records":[{"event":"medical",..},..],           the ledger, in key order
-//!  "reversed":["S1"],                                settlements cancelled
-//!  "parked":[{"from":{"topic":..,"source":..,"offset":3,"payload":".."},"event":{..}}],
-//!                                                   ("line":3 for a record read from a file)
-//!  "waiting_reversals":[{"settlement_id":"S9","from":{..}}],
-//!  "alerts":{"last":{..},"issued":[..]},"shadow_alerts":{..},
-//!  "claims":{..},"outbox":[{..alert..}]}              alerts not yet known to be sent
+//! household  key  window (oldest, newest)  profile (the roster entry)
+//! held:  workers [(worker hash, [(month, status, wage)..])..]   employment, by worker and month
+//!        parts   [(key hash, contribution)..]                    every other record, in key order
+//!        reversed [key hash..]                                   settlements cancelled
+//! rest:  JSON of what is seldom there: records waiting for their roster entry or settlement
+//!        (with their masked payloads), the alert and claims books, the outbox
 //! ```
 //!
-//! Empty parts are left out. JSON because an operator can read a changelog record with any
-//! Kafka console tool and the events already serialise exactly (money as decimal strings,
-//! timestamps with their offset); the same state always gives the same bytes.
+//! Of a record only its key's hash and what it contributes are kept ([`crate::ledger`]);
+//! months are month indices and amounts exact (mantissa, scale) pairs
+//! ([`fangpin_connectors::compact`]). The same state always gives the same bytes. An operator
+//! reads a checkpoint with [`inspect`] (`fangpin show-checkpoint FILE`), as JSON.
+//!
+//! Version 1 was JSON with whole records; it is refused with a message saying so, as is any
+//! other version: the state it held must be rebuilt by replaying the feeds.
 //!
 //! `key` is the pseudonym key's fingerprint: a checkpoint written under another key is refused
 //! with [`PipelineError::KeyMismatch`], since its people would not match today's pseudonyms.
@@ -30,44 +31,57 @@
 //! It never holds a resident ID number: events carry pseudonyms only, and the payloads of
 //! waiting records were masked when they arrived, as in dead letters.
 //!
-//! `oldest` and `newest` are the stream's watermarks when the checkpoint was written. Restoring
-//! extends the restoring pipeline's watermarks with them, so that its window of months is the
-//! one the writing pipeline had, even after the oldest records were pruned.
+//! The window is the stream's watermarks when the checkpoint was written. Restoring extends
+//! the restoring pipeline's watermarks with them, so that its window of months is the one the
+//! writing pipeline had, even after the oldest records were pruned.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use fangpin_connectors::compact::month;
 use fangpin_connectors::event::{Event, HouseholdCode, Month, RosterEntry};
 use fangpin_connectors::{Position, Topic};
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::{Alert, BookEntry};
-use fangpin_claims::BookEntry as ClaimsEntry;
 use crate::error::PipelineError;
-use crate::ledger::Household;
+use crate::ledger::{Held, Household};
 use crate::state::{Provenance, State, WaitingReversal};
+use fangpin_claims::BookEntry as ClaimsEntry;
+
+/// What every checkpoint begins with.
+const MAGIC: &[u8] = b"fpck";
 
 /// The format written; [`decode`] refuses any other.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
-/// One household's checkpoint: borrowed from the state to write it, owned when read back.
+/// One household's checkpoint after the magic and version: borrowed from the state to write
+/// it, owned when read back.
 #[derive(Serialize, Deserialize)]
 struct Snapshot<'a> {
-    v: u32,
     household: Cow<'a, HouseholdCode>,
-    /// The pseudonym key's fingerprint; checkpoints written before it was added have none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key: Option<Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    oldest: Option<Month>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    newest: Option<Month>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The pseudonym key's fingerprint.
+    key: Cow<'a, str>,
+    window: Option<Window>,
     profile: Option<Cow<'a, RosterEntry>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    records: Vec<Cow<'a, Event>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    reversed: Vec<Cow<'a, str>>,
+    held: Held,
+    /// [`Rest`] as JSON, empty when there is none.
+    rest: Cow<'a, [u8]>,
+}
+
+/// The watermarks of the pipeline that wrote the checkpoint.
+#[derive(Copy, Clone, Serialize, Deserialize)]
+struct Window {
+    #[serde(with = "month")]
+    oldest: Month,
+    #[serde(with = "month")]
+    newest: Month,
+}
+
+/// What a checkpoint seldom holds, as JSON: the alert types already serialise to it, and it
+/// keeps the readable, masked payloads of waiting records readable.
+#[derive(Default, Serialize, Deserialize)]
+struct Rest<'a> {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     parked: Vec<ParkedRecord<'a>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +97,17 @@ struct Snapshot<'a> {
     /// Alerts booked above and not yet known to be sent: whoever restores this sends them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     outbox: Vec<Alert>,
+}
+
+impl Rest<'_> {
+    fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+            && self.waiting_reversals.is_empty()
+            && self.alerts.is_empty()
+            && self.shadow_alerts.is_empty()
+            && self.claims.is_empty()
+            && self.outbox.is_empty()
+    }
 }
 
 /// What a household's checkpoint holds besides its state: its parts of the books, and the
@@ -103,10 +128,8 @@ struct Origin<'a> {
     position: Position,
     /// Masked when the record arrived.
     payload: Cow<'a, str>,
-    /// When it began to wait (unix seconds); a restore of a checkpoint without it starts the
-    /// wait again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<i64>,
+    /// When it began to wait (unix seconds).
+    since: i64,
 }
 
 /// A record waiting for its household's roster entry.
@@ -120,7 +143,7 @@ struct ParkedRecord<'a> {
 #[derive(Serialize, Deserialize)]
 struct ReversalRecord<'a> {
     settlement_id: Cow<'a, str>,
-    /// The reversal's month, from which it expires; absent in older checkpoints.
+    /// The reversal's month, from which it expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     month: Option<Month>,
     from: Origin<'a>,
@@ -133,7 +156,7 @@ impl<'a> Origin<'a> {
             source: Cow::Borrowed(&p.source),
             position: p.position,
             payload: Cow::Borrowed(&p.masked_payload),
-            since: Some(p.waiting_since),
+            since: p.waiting_since,
         }
     }
 
@@ -145,7 +168,7 @@ impl<'a> Origin<'a> {
             source: Arc::from(self.source.as_ref()),
             position: self.position,
             masked_payload: self.payload.into_owned(),
-            waiting_since: self.since.unwrap_or_else(|| chrono::Utc::now().timestamp()),
+            waiting_since: self.since,
         })
     }
 }
@@ -157,25 +180,13 @@ pub(crate) fn encode(
     state: &State,
     books: Books,
 ) -> Result<Option<Vec<u8>>, PipelineError> {
+    let internal = |e: String| PipelineError::Internal(format!("checkpoint of {code}: {e}"));
     let Books { alerts, shadow_alerts, claims, outbox } = books;
     let household = state.household(code);
-    let parked = state.parked(code);
-    let reversals = state.waiting_reversals(code);
-    let nothing = household.is_none() && parked.is_empty() && reversals.is_empty();
-    if nothing && alerts.is_empty() && shadow_alerts.is_empty() && claims.is_empty() && outbox.is_empty() {
-        return Ok(None);
-    }
-    let snapshot = Snapshot {
-        v: VERSION,
-        household: Cow::Borrowed(code),
-        key: Some(Cow::Borrowed(key)),
-        oldest: state.oldest(),
-        newest: state.newest(),
-        profile: household.map(|h| Cow::Borrowed(&h.profile)),
-        records: household.map_or_else(Vec::new, |h| h.records().into_iter().map(Cow::Borrowed).collect()),
-        reversed: household.map_or_else(Vec::new, |h| h.reversed().into_iter().map(Cow::Borrowed).collect()),
-        parked: parked.iter().map(|(p, e)| ParkedRecord { from: Origin::of(p), event: Cow::Borrowed(e) }).collect(),
-        waiting_reversals: reversals
+    let rest = Rest {
+        parked: state.parked(code).iter().map(|(p, e)| ParkedRecord { from: Origin::of(p), event: Cow::Borrowed(e) }).collect(),
+        waiting_reversals: state
+            .waiting_reversals(code)
             .iter()
             .map(|w| ReversalRecord { settlement_id: Cow::Borrowed(&w.settlement_id), month: w.month, from: Origin::of(&w.provenance) })
             .collect(),
@@ -184,9 +195,41 @@ pub(crate) fn encode(
         claims,
         outbox,
     };
-    let json =
-        serde_json::to_vec(&snapshot).map_err(|e| PipelineError::Internal(format!("checkpoint of {code}: {e}")))?;
-    Ok(Some(json))
+    if household.is_none() && rest.is_empty() {
+        return Ok(None);
+    }
+    let rest = if rest.is_empty() { Vec::new() } else { serde_json::to_vec(&rest).map_err(|e| internal(e.to_string()))? };
+    let snapshot = Snapshot {
+        household: Cow::Borrowed(code),
+        key: Cow::Borrowed(key),
+        window: state.oldest().zip(state.newest()).map(|(oldest, newest)| Window { oldest, newest }),
+        profile: household.map(|h| Cow::Borrowed(&h.profile)),
+        held: household.map(Household::held).unwrap_or_default(),
+        rest: Cow::Owned(rest),
+    };
+    let mut out = MAGIC.to_vec();
+    out = postcard::to_extend(&VERSION, out).map_err(|e| internal(e.to_string()))?;
+    Ok(Some(postcard::to_extend(&snapshot, out).map_err(|e| internal(e.to_string()))?))
+}
+
+/// The snapshot in `bytes`, after checking the magic and the version.
+fn read(bytes: &[u8]) -> Result<Snapshot<'_>, String> {
+    if bytes.first() == Some(&b'{') {
+        return Err(format!(
+            "format version 1 (JSON, whole records); this build reads version {VERSION}: \
+             rebuild the household's state by replaying its feeds"
+        ));
+    }
+    let body = bytes.strip_prefix(MAGIC).ok_or("not a fangpin checkpoint (no `fpck` at its start)")?;
+    let (version, body) = postcard::take_from_bytes::<u32>(body).map_err(|e| format!("unreadable version: {e}"))?;
+    if version != VERSION {
+        return Err(format!("format version {version}; this build reads version {VERSION}"));
+    }
+    match postcard::take_from_bytes::<Snapshot>(body) {
+        Ok((snapshot, [])) => Ok(snapshot),
+        Ok((_, left)) => Err(format!("unreadable: {} bytes after the end", left.len())),
+        Err(e) => Err(format!("unreadable: {e}")),
+    }
 }
 
 /// A checkpoint read back, ready to replace the household's state.
@@ -205,50 +248,39 @@ pub(crate) struct Restored {
 /// Reads `code`'s checkpoint; refuses another version, another household's, or a damaged one.
 pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Restored, PipelineError> {
     let fail = |message: String| PipelineError::Checkpoint { household: code.to_string(), message };
-    let s: Snapshot = match serde_json::from_slice(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            // Name a version mismatch as such rather than as whatever field it broke.
-            #[derive(Deserialize)]
-            struct Version {
-                v: u32,
-            }
-            return Err(match serde_json::from_slice::<Version>(bytes) {
-                Ok(Version { v }) if v != VERSION => fail(format!("format version {v}; this build reads {VERSION}")),
-                _ => fail(format!("unreadable: {e}")),
-            });
-        }
-    };
-    if s.v != VERSION {
-        return Err(fail(format!("format version {}; this build reads {VERSION}", s.v)));
-    }
+    let s = read(bytes).map_err(fail)?;
     if *s.household != *code {
         return Err(fail(format!("the record holds household {}", s.household)));
     }
-    if let Some(written) = s.key.as_deref().filter(|w| *w != key) {
-        return Err(PipelineError::KeyMismatch { household: code.to_string(), written: written.to_owned(), ours: key.to_owned() });
+    if *s.key != *key {
+        return Err(PipelineError::KeyMismatch { household: code.to_string(), written: s.key.into_owned(), ours: key.to_owned() });
     }
-    let belongs = |e: &Event| e.household() == Some(code);
-    if let Some(e) = s.records.iter().chain(s.parked.iter().map(|p| &p.event)).find(|e| !belongs(e)) {
-        return Err(fail(format!("a record of another household: {e:?}")));
+    let rest: Rest = if s.rest.is_empty() {
+        Rest::default()
+    } else {
+        serde_json::from_slice(&s.rest).map_err(|e| fail(format!("unreadable waiting records or books: {e}")))?
+    };
+    if let Some(p) = rest.parked.iter().find(|p| p.event.household() != Some(code)) {
+        return Err(fail(format!("a record of another household: {:?}", p.event)));
     }
-    if let Some(a) = s.outbox.iter().find(|a| a.household_code != code.as_str()) {
+    if let Some(a) = rest.outbox.iter().find(|a| a.household_code != code.as_str()) {
         return Err(fail(format!("an alert of another household waits to be sent: {}", a.alert_id)));
     }
-    let records: Vec<Event> = s.records.into_iter().map(Cow::into_owned).collect();
-    let reversed: Vec<String> = s.reversed.into_iter().map(Cow::into_owned).collect();
     let household = match s.profile {
-        Some(profile) => Some(Household::restore(profile.into_owned(), records, reversed).map_err(fail)?),
-        None if records.is_empty() && reversed.is_empty() => None,
+        Some(profile) if profile.household != *code => {
+            return Err(fail(format!("a roster entry of household {}", profile.household)));
+        }
+        Some(profile) => Some(Household::restore(profile.into_owned(), s.held)),
+        None if s.held == Held::default() => None,
         None => return Err(fail("records without a roster entry".to_owned())),
     };
-    let parked = s
+    let parked = rest
         .parked
         .into_iter()
         .map(|p| Ok((p.from.into_provenance()?, p.event.into_owned())))
         .collect::<Result<_, String>>()
         .map_err(fail)?;
-    let waiting_reversals = s
+    let waiting_reversals = rest
         .waiting_reversals
         .into_iter()
         .map(|w| {
@@ -261,12 +293,39 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
         household,
         parked,
         waiting_reversals,
-        alerts: s.alerts,
-        shadow_alerts: s.shadow_alerts,
-        claims: s.claims,
-        outbox: s.outbox,
-        seen: s.oldest.into_iter().chain(s.newest).collect(),
+        alerts: rest.alerts,
+        shadow_alerts: rest.shadow_alerts,
+        claims: rest.claims,
+        outbox: rest.outbox,
+        seen: s.window.map(|w| vec![w.oldest, w.newest]).unwrap_or_default(),
     })
+}
+
+/// A checkpoint as JSON, for an operator reading the changelog and for tests: every part by
+/// name (`household`, `key`, `oldest`, `newest`, `profile`, `workers`, `parts`, `reversed`,
+/// and those of the rest that are there), months and amounts written as everywhere else.
+pub fn inspect(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    use serde_json::{json, Value};
+    let s = read(bytes)?;
+    let mut out = json!({
+        "v": VERSION,
+        "household": s.household,
+        "key": s.key,
+        "profile": s.profile,
+        "workers": s.held.workers,
+        "parts": s.held.parts,
+        "reversed": s.held.reversed,
+    });
+    let map = out.as_object_mut().expect("an object");
+    if let Some(w) = s.window {
+        map.insert("oldest".into(), json!(w.oldest));
+        map.insert("newest".into(), json!(w.newest));
+    }
+    if !s.rest.is_empty() {
+        let rest: Value = serde_json::from_slice(&s.rest).map_err(|e| format!("unreadable waiting records or books: {e}"))?;
+        map.extend(rest.as_object().cloned().unwrap_or_default());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -281,6 +340,7 @@ mod tests {
     };
     use serde_json::{json, Value};
 
+    use super::inspect;
     use crate::registry::GraderSource;
     use crate::{Alert, Metrics, Pipeline, PipelineConfig, PipelineError};
 
@@ -440,12 +500,25 @@ mod tests {
     async fn a_restored_pipeline_carries_on_as_the_original() {
         let (mut a, snapshots) = checkpointed().await;
         for (h, bytes) in &snapshots {
-            let text = std::str::from_utf8(bytes).unwrap();
             eprintln!("checkpoint of {h}: {} bytes", bytes.len());
-            assert!(text.starts_with(r#"{"v":1,"household":""#), "{text}");
-            // Pseudonyms and masked payloads only: no run of digits that could be an ID number.
-            assert_eq!(mask_id_numbers(text), text, "an ID-like number in {text}");
+            assert!(bytes.starts_with(b"fpck\x02"), "{bytes:?}");
+            // Pseudonyms and masked payloads only: no run of digits that could be an ID number,
+            // in the bytes or in what an operator reads of them.
+            let text = String::from_utf8_lossy(bytes);
+            assert_eq!(mask_id_numbers(&text), text, "an ID-like number in {text}");
+            let shown = inspect(bytes).unwrap().to_string();
+            assert_eq!(mask_id_numbers(&shown), shown, "an ID-like number in {shown}");
         }
+        // H1 holds one record of each household feed; what a checkpoint keeps of them is what
+        // the figures and the claims read, never the record.
+        let shown = inspect(&snapshots[0].1).unwrap();
+        assert_eq!(shown["household"], H1);
+        let parts = shown["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 5, "S1 and one record of each other feed: {shown}");
+        let transfer = parts.iter().find_map(|p| p[1].get("Transfer")).expect("the dibao payment");
+        assert_eq!(transfer, &json!({"month": "2024-05", "amount": "615.00", "temporary": false}));
+        assert_eq!(shown["reversed"].as_array().map(Vec::len), Some(2), "S5 and S9 are reversed: {shown}");
+        assert!(!shown.to_string().contains("MZ-1"), "a transfer keeps no id: {shown}");
         // The second pipeline held other households: clearing forgets them.
         let mut b = pipeline();
         b.process(vec![roster(1, "420922101201-0005")], &mut MemorySink::default()).await.unwrap();
@@ -456,8 +529,7 @@ mod tests {
         }
         // The same state checkpoints to the same bytes.
         for (h, bytes) in &snapshots {
-            let again = b.checkpoint(h).unwrap().map(String::from_utf8);
-            assert_eq!(again, Some(String::from_utf8(bytes.clone())), "{h}");
+            assert_eq!(b.checkpoint(h).unwrap().as_ref(), Some(bytes), "{h}");
         }
 
         let (mut sink_a, mut sink_b) = (MemorySink::default(), MemorySink::default());
@@ -520,13 +592,21 @@ mod tests {
         let h2 = &snapshots[1].0;
         let mut b = pipeline();
         b.restore(h1, bytes).unwrap();
-        let v2 = String::from_utf8(bytes.clone()).unwrap().replacen(r#""v":1"#, r#""v":2"#, 1);
-        let v2_reshaped = format!(r#"{{"v":2,"household":"{H1}","records":"elsewhere"}}"#);
-        let bad: [(&HouseholdCode, &[u8], &str); 4] = [
+        // A checkpoint of the first format: JSON with whole records.
+        let v1 = format!(
+            r#"{{"v":1,"household":"{H1}","key":"3f9c0a1b2c3d4e5f","profile":{},"records":[]}}"#,
+            roster_entry(H1)
+        );
+        let v3 = [b"fpck\x03".as_slice(), &bytes[5..]].concat();
+        let cut = &bytes[..bytes.len() - 3];
+        let longer = [bytes.as_slice(), b"\0"].concat();
+        let bad: [(&HouseholdCode, &[u8], &str); 6] = [
             (h2, bytes, "holds household 420922101201-0001"),
-            (h1, v2.as_bytes(), "format version 2"),
-            (h1, v2_reshaped.as_bytes(), "format version 2"),
-            (h1, b"{not json", "unreadable"),
+            (h1, v1.as_bytes(), "format version 1 (JSON, whole records); this build reads version 2"),
+            (h1, &v3, "format version 3; this build reads version 2"),
+            (h1, cut, "unreadable"),
+            (h1, &longer, "1 bytes after the end"),
+            (h1, b"not a checkpoint", "not a fangpin checkpoint"),
         ];
         for (key, snapshot, why) in bad {
             let err = b.restore(key, snapshot).unwrap_err();
@@ -551,18 +631,19 @@ mod tests {
         let changed = a.take_changed();
         assert!(changed.contains(&h2));
         let snapshot = a.checkpoint(&h2).unwrap().unwrap();
-        let text = std::str::from_utf8(&snapshot).unwrap();
-        assert_eq!(mask_id_numbers(text), text, "an ID-like number in a checkpoint with held alerts: {text}");
-        let outbox: Value = serde_json::from_slice::<Value>(&snapshot).unwrap()["outbox"].clone();
+        let text = inspect(&snapshot).unwrap().to_string();
+        assert_eq!(mask_id_numbers(&text), text, "an ID-like number in a checkpoint with held alerts: {text}");
+        let outbox: Value = inspect(&snapshot).unwrap()["outbox"].clone();
         assert_eq!(outbox.as_array().map(Vec::len), Some(held.len()), "{outbox}");
 
         // Sent once the checkpoint is acknowledged: the next checkpoint carries no outbox.
         let sent = a.deliver_held(&mut sink).unwrap();
         assert_eq!(sent.len(), alerts.len());
         assert_eq!(queued(&sink), alerts.len() + alerts.iter().filter(|a| a.moved_from.is_some()).count());
-        assert!(a.take_changed().is_empty(), "sending changes no checkpoint");
+        // Sent, the alerts leave the next checkpoint, so that a restore does not send them again.
+        assert!(a.take_changed().contains(&h2), "a household whose alerts were sent is checkpointed again");
         let after = a.checkpoint(&h2).unwrap().unwrap();
-        assert!(serde_json::from_slice::<Value>(&after).unwrap().get("outbox").is_none());
+        assert!(inspect(&after).unwrap().get("outbox").is_none());
 
         // A successor restores the checkpoint written before the send: it sends H2's alerts
         // again, byte for byte, then writes the household back without them.

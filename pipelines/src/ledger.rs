@@ -1,17 +1,29 @@
-//! Per-household state: the roster profile and every household record still inside the window,
-//! kept by its natural key so that duplicates, corrections and reversals are exact.
+//! Per-household state: the roster profile and, for every household record still inside the
+//! window, its natural key's hash and what it contributes, so that duplicates, corrections and
+//! reversals stay exact without keeping the records themselves.
 //!
-//! Monthly figures are not kept as running totals: they are recomputed from the records when a
-//! household is re-evaluated ([`Household::months`]). That keeps corrections and reversals
-//! trivially right, at the cost of a pass over one household's records per evaluation.
+//! What a record contributes is the part of it the monthly figures read: a worker's status and
+//! wage for the month, a transfer's amount, an outpatient bill's out-of-pocket cost. The records
+//! the claims rules count (inpatient bills, school terms, disasters, farm reports) keep the ids
+//! and figures a claim shows ([`Countable`]). Keys are kept as 8 bytes of a SHA-256 of the key:
+//! with some fifty records per household, two keys of one household share a hash with a
+//! probability of about 10⁻¹⁶.
+//!
+//! Monthly figures are not kept as running totals: they are recomputed from the contributions
+//! when a household is re-evaluated ([`Household::months`]). That keeps corrections and
+//! reversals trivially right, at the cost of a pass over one household's contributions per
+//! evaluation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
+use fangpin_claims::Countable;
+use fangpin_connectors::compact::{money, month};
 use fangpin_connectors::event::{
-    AssistanceKind, EmploymentStatus, Event, HouseDamage, Month, PersonKey, RosterEntry,
-    SettlementStatus, VisitType,
+    AssistanceKind, EmploymentStatus, Event, HouseDamage, Month, RosterEntry, SettlementStatus, VisitType,
 };
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What applying one record did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -20,7 +32,7 @@ pub enum Applied {
     Changed(Month),
     /// A later record replaced an earlier one with the same key.
     Corrected(Month),
-    /// The same record again: nothing changed.
+    /// The same record again, or one that contributes the same: nothing changed.
     Duplicate,
     /// A reversal for a settlement not seen (yet); kept until the settlement arrives.
     ReversalParked,
@@ -28,25 +40,100 @@ pub enum Applied {
     NotHousehold,
 }
 
-/// The natural key of a household record: a later record with the same key replaces it.
-/// Ordered so that a checkpoint lists the records in the same order every time.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum EntryKey {
-    Settlement(String),
-    Employment(PersonKey, Month),
-    Farm(String),
-    Payment(String),
-    Disaster(String),
-    School(PersonKey, String),
+/// A record's natural key (or a worker's pseudonym), hashed: 8 bytes of a SHA-256. A later
+/// record with the same key replaces the earlier one. Ordered so that a checkpoint lists the
+/// contributions in the same order every time; written as 8 bytes in binary, hex in text.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyHash(u64);
+
+impl KeyHash {
+    /// The hash of `parts`, each ended by a zero byte (no key part holds one).
+    fn of(parts: &[&str]) -> KeyHash {
+        let mut h = Sha256::new();
+        for part in parts {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        KeyHash(u64::from_be_bytes(h.finalize()[..8].try_into().expect("a SHA-256 has 32 bytes")))
+    }
 }
 
-/// One household: who it is and its records inside the window.
-#[derive(Debug)]
+impl Serialize for KeyHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(&format_args!("{:016x}", self.0))
+        } else {
+            self.0.to_be_bytes().serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyHash, D::Error> {
+        if d.is_human_readable() {
+            let hex = String::deserialize(d)?;
+            return u64::from_str_radix(&hex, 16).map(KeyHash).map_err(|_| serde::de::Error::custom(format!("not a key hash: {hex:?}")));
+        }
+        Ok(KeyHash(u64::from_be_bytes(<[u8; 8]>::deserialize(d)?)))
+    }
+}
+
+/// What one employment report contributes to its worker's month.
+#[derive(Copy, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Work {
+    pub status: EmploymentStatus,
+    #[serde(with = "money")]
+    pub wage: Decimal,
+}
+
+/// What any other household record contributes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Part {
+    /// A settled outpatient bill.
+    Outpatient {
+        #[serde(with = "month")]
+        month: Month,
+        #[serde(with = "money")]
+        out_of_pocket: Decimal,
+    },
+    /// A civil-affairs transfer; `temporary` for temporary assistance.
+    Transfer {
+        #[serde(with = "month")]
+        month: Month,
+        #[serde(with = "money")]
+        amount: Decimal,
+        temporary: bool,
+    },
+    /// A record the claims rules count, with what they show of it.
+    Counted(Countable),
+}
+
+impl Part {
+    /// The month the record is about.
+    pub fn month(&self) -> Month {
+        match self {
+            Part::Outpatient { month, .. } | Part::Transfer { month, .. } => *month,
+            Part::Counted(c) => c.month(),
+        }
+    }
+
+    /// Whether the record is a medical settlement (which a reversal may cancel).
+    fn is_settlement(&self) -> bool {
+        matches!(self, Part::Outpatient { .. } | Part::Counted(Countable::Inpatient { .. }))
+    }
+}
+
+/// One household: who it is and what its records inside the window contribute.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Household {
     /// The latest roster record.
     pub profile: RosterEntry,
-    entries: HashMap<EntryKey, Event>,
-    reversed: HashSet<String>,
+    /// Employment reports by worker and month (their natural key), in that order.
+    work: BTreeMap<(KeyHash, Month), Work>,
+    /// Every other record by its key's hash.
+    parts: BTreeMap<KeyHash, Part>,
+    /// The key hashes of the settlements reversed (seen or not yet).
+    reversed: HashSet<KeyHash>,
 }
 
 /// Sums for one household and calendar month, in yuan (areas in mu). Deserialisable so golden
@@ -77,42 +164,82 @@ pub struct MonthFigures {
     pub workers_reported: i32,
 }
 
+/// A household's held contributions, for a checkpoint ([`Household::held`],
+/// [`Household::restore`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub workers: Vec<Worker>,
+    pub parts: Vec<(KeyHash, Part)>,
+    /// Sorted.
+    pub reversed: Vec<KeyHash>,
+}
+
+/// One worker's employment reports, in month order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Worker {
+    pub worker: KeyHash,
+    pub months: Vec<WorkMonth>,
+}
+
+/// One employment report's contribution and its month.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkMonth {
+    #[serde(with = "month")]
+    pub month: Month,
+    pub work: Work,
+}
+
 impl Household {
     /// A household as the roster describes it, with no records yet.
     pub fn new(profile: RosterEntry) -> Household {
-        Household { profile, entries: HashMap::new(), reversed: HashSet::new() }
+        Household { profile, work: BTreeMap::new(), parts: BTreeMap::new(), reversed: HashSet::new() }
     }
 
     /// Applies one validated household record.
     pub fn apply(&mut self, event: Event) -> Applied {
-        if let Event::Medical(m) = &event {
-            if m.status == SettlementStatus::Reversed {
-                return self.reverse(&m.settlement_id);
-            }
-        }
-        let Some(key) = entry_key(&event) else {
-            return Applied::NotHousehold;
-        };
         let month = event.month();
-        let old_month = match self.entries.get(&key) {
-            Some(old) if *old == event => return Applied::Duplicate,
-            Some(old) => Some(old.month()),
-            None => None,
+        let key = match &event {
+            Event::Medical(m) if m.status == SettlementStatus::Reversed => return self.reverse(&m.settlement_id),
+            Event::Employment(e) => {
+                let key = (KeyHash::of(&[&e.worker.0]), e.month);
+                let work = Work { status: e.status, wage: e.wage };
+                return match self.work.insert(key, work) {
+                    Some(old) if old == work => Applied::Duplicate,
+                    Some(_) => Applied::Corrected(month),
+                    None => Applied::Changed(month),
+                };
+            }
+            Event::Medical(m) => settlement_key(&m.settlement_id),
+            Event::Assistance(a) => KeyHash::of(&["payment", &a.payment_id]),
+            Event::Farm(f) => KeyHash::of(&["farm", &f.report_id]),
+            Event::Disaster(d) => KeyHash::of(&["disaster", &d.event_id]),
+            Event::School(s) => KeyHash::of(&["school", &s.student.0, &s.term]),
+            Event::Roster(_) | Event::Price(_) | Event::Weather(_) | Event::Outcome(_) => return Applied::NotHousehold,
         };
-        self.entries.insert(key, event);
-        match old_month {
+        let part = match &event {
+            Event::Medical(m) if m.visit_type == VisitType::Outpatient => Part::Outpatient { month, out_of_pocket: m.out_of_pocket },
+            Event::Assistance(a) => Part::Transfer { month, amount: a.amount, temporary: a.kind == AssistanceKind::Temporary },
+            // Inpatient bills, farm reports, disasters and school terms.
+            _ => match Countable::of(&event) {
+                Some(counted) => Part::Counted(counted),
+                None => return Applied::NotHousehold,
+            },
+        };
+        match self.parts.insert(key, part) {
+            Some(old) if self.parts[&key] == old => Applied::Duplicate,
             // A correction may move a record to another month: both months change.
-            Some(old) => Applied::Corrected(old.min(month)),
+            Some(old) => Applied::Corrected(old.month().min(month)),
             None => Applied::Changed(month),
         }
     }
 
     /// Cancels a settlement exactly; a reversal that comes first waits for its settlement.
     fn reverse(&mut self, settlement_id: &str) -> Applied {
-        if !self.reversed.insert(settlement_id.to_owned()) {
+        let key = settlement_key(settlement_id);
+        if !self.reversed.insert(key) {
             return Applied::Duplicate;
         }
-        match self.entries.get(&EntryKey::Settlement(settlement_id.to_owned())) {
+        match self.parts.get(&key) {
             Some(settled) => Applied::Changed(settled.month()),
             None => Applied::ReversalParked,
         }
@@ -120,72 +247,78 @@ impl Household {
 
     /// Whether a reversal of the settlement has been seen.
     pub fn is_reversed(&self, settlement_id: &str) -> bool {
-        self.reversed.contains(settlement_id)
+        self.reversed.contains(&settlement_key(settlement_id))
     }
 
     /// Forgets a reversal whose settlement never came (and now never can).
     pub fn forget_reversal(&mut self, settlement_id: &str) {
         if !self.has_settlement(settlement_id) {
-            self.reversed.remove(settlement_id);
+            self.reversed.remove(&settlement_key(settlement_id));
         }
     }
 
     /// Whether the settlement has been seen.
     pub fn has_settlement(&self, settlement_id: &str) -> bool {
-        self.entries.contains_key(&EntryKey::Settlement(settlement_id.to_owned()))
+        self.parts.get(&settlement_key(settlement_id)).is_some_and(Part::is_settlement)
     }
 
-    /// The records that count: every record held except the settlements reversed.
-    pub fn live_records(&self) -> impl Iterator<Item = &Event> {
-        self.entries.iter().filter_map(|(key, e)| match key {
-            EntryKey::Settlement(id) if self.reversed.contains(id) => None,
-            _ => Some(e),
+    /// What the claims rules count of the records held, reversed settlements left out.
+    pub fn countable(&self) -> impl Iterator<Item = &Countable> {
+        self.parts.iter().filter_map(|(key, part)| match part {
+            Part::Counted(c) if !self.reversed.contains(key) => Some(c),
+            _ => None,
         })
     }
 
     /// Number of records held, for the state-size metric.
     pub fn record_count(&self) -> usize {
-        self.entries.len()
+        self.work.len() + self.parts.len()
+    }
+
+    /// The months of the records held.
+    pub fn months_held(&self) -> impl Iterator<Item = Month> + '_ {
+        self.work.keys().map(|(_, m)| *m).chain(self.parts.values().map(Part::month))
     }
 
     /// Forgets records of months before `oldest`: the indicators never look that far back.
     /// Returns whether anything was forgotten.
     pub fn prune(&mut self, oldest: Month) -> bool {
-        let before = self.entries.len();
+        let before = self.record_count();
+        self.work.retain(|(_, m), _| *m >= oldest);
         let reversed = &mut self.reversed;
-        self.entries.retain(|key, e| {
-            let keep = e.month() >= oldest;
-            if let (false, EntryKey::Settlement(id)) = (keep, key) {
-                reversed.remove(id);
+        self.parts.retain(|key, part| {
+            let keep = part.month() >= oldest;
+            if !keep && part.is_settlement() {
+                reversed.remove(key);
             }
             keep
         });
-        self.entries.len() != before
+        self.record_count() != before
     }
 
-    /// The records held, in key order, for a checkpoint: the same state gives the same bytes.
-    pub fn records(&self) -> Vec<&Event> {
-        let mut keyed: Vec<_> = self.entries.iter().collect();
-        keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keyed.into_iter().map(|(_, e)| e).collect()
-    }
-
-    /// The ids of the settlements reversed, sorted, for a checkpoint.
-    pub fn reversed(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self.reversed.iter().map(String::as_str).collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    /// A household rebuilt from a checkpoint of its [`Household::records`] and
-    /// [`Household::reversed`]; `Err` describes a record a household never holds.
-    pub fn restore(profile: RosterEntry, records: Vec<Event>, reversed: Vec<String>) -> Result<Household, String> {
-        let mut entries = HashMap::with_capacity(records.len());
-        for event in records {
-            let key = entry_key(&event).ok_or_else(|| format!("a household does not hold records like {event:?}"))?;
-            entries.insert(key, event);
+    /// What is held, in key order, for a checkpoint: the same state gives the same bytes.
+    pub fn held(&self) -> Held {
+        let mut workers: Vec<Worker> = Vec::new();
+        for (&(worker, month), &work) in &self.work {
+            let entry = WorkMonth { month, work };
+            match workers.last_mut() {
+                Some(last) if last.worker == worker => last.months.push(entry),
+                _ => workers.push(Worker { worker, months: vec![entry] }),
+            }
         }
-        Ok(Household { profile, entries, reversed: reversed.into_iter().collect() })
+        let mut reversed: Vec<KeyHash> = self.reversed.iter().copied().collect();
+        reversed.sort_unstable();
+        Held { workers, parts: self.parts.iter().map(|(k, p)| (*k, p.clone())).collect(), reversed }
+    }
+
+    /// A household rebuilt from a checkpoint of its [`Household::held`].
+    pub fn restore(profile: RosterEntry, held: Held) -> Household {
+        let work = held
+            .workers
+            .into_iter()
+            .flat_map(|w| w.months.into_iter().map(move |m| ((w.worker, m.month), m.work)))
+            .collect();
+        Household { profile, work, parts: held.parts.into_iter().collect(), reversed: held.reversed.into_iter().collect() }
     }
 
     /// Figures for every month from `first` to `last` inclusive (index 0 is `first`).
@@ -196,51 +329,46 @@ impl Household {
             let i = m.index() - first.index();
             (i >= 0 && (i as usize) < span).then_some(i as usize)
         };
-        // Each worker's months in order, to know what an unemployed worker normally earned.
-        let mut work: Vec<(&PersonKey, Month, EmploymentStatus, Decimal)> = Vec::new();
-        for (key, event) in &self.entries {
-            match event {
-                Event::Employment(e) => work.push((&e.worker, e.month, e.status, e.wage)),
-                Event::Medical(m) => {
-                    if let (Some(i), false) = (slot(m.month), self.reversed.contains(&m.settlement_id)) {
-                        out[i].medical_oop += m.out_of_pocket;
-                        out[i].inpatient_bills += i32::from(m.visit_type == VisitType::Inpatient);
+        for (key, part) in &self.parts {
+            let Some(i) = slot(part.month()) else { continue };
+            match part {
+                Part::Outpatient { out_of_pocket, .. } => {
+                    if !self.reversed.contains(key) {
+                        out[i].medical_oop += *out_of_pocket;
                     }
                 }
-                Event::Farm(f) => {
-                    if let Some(i) = slot(f.month) {
-                        out[i].farm_expected += f.expected_income;
-                        out[i].farm_actual += f.actual_income;
-                        out[i].planted_mu += f.planted_mu;
-                        out[i].disaster_mu += f.disaster_mu;
+                Part::Transfer { amount, temporary, .. } => {
+                    out[i].transfers += *amount;
+                    if *temporary {
+                        out[i].temp_assistance += *amount;
                     }
                 }
-                Event::Assistance(a) => {
-                    if let Some(i) = slot(a.month) {
-                        out[i].transfers += a.amount;
-                        if a.kind == AssistanceKind::Temporary {
-                            out[i].temp_assistance += a.amount;
-                        }
+                Part::Counted(Countable::Inpatient { out_of_pocket, .. }) => {
+                    if !self.reversed.contains(key) {
+                        out[i].medical_oop += *out_of_pocket;
+                        out[i].inpatient_bills += 1;
                     }
                 }
-                Event::Disaster(d) => {
-                    if let Some(i) = slot(d.month) {
-                        out[i].disaster_loss += d.direct_loss;
-                        out[i].house_damage = out[i].house_damage.max(damage_level(d.house_damage));
-                    }
+                Part::Counted(Countable::Farm { planted_mu, disaster_mu, expected_income, actual_income, .. }) => {
+                    out[i].farm_expected += *expected_income;
+                    out[i].farm_actual += *actual_income;
+                    out[i].planted_mu += *planted_mu;
+                    out[i].disaster_mu += *disaster_mu;
                 }
-                Event::School(s) => {
-                    if let Some(i) = slot(s.month) {
-                        out[i].education_fees += s.fees;
-                        out[i].education_aid += s.aid;
-                    }
+                Part::Counted(Countable::Disaster { direct_loss, house_damage, .. }) => {
+                    out[i].disaster_loss += *direct_loss;
+                    out[i].house_damage = out[i].house_damage.max(damage_level(*house_damage));
                 }
-                _ => debug_assert!(false, "unexpected record under {key:?}"),
+                Part::Counted(Countable::School { fees, aid, .. }) => {
+                    out[i].education_fees += *fees;
+                    out[i].education_aid += *aid;
+                }
             }
         }
-        work.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut normal_wage: Option<(&PersonKey, Decimal)> = None;
-        for (worker, month, status, wage) in work {
+        // Each worker's months in order (the key's order), to know what an unemployed worker
+        // normally earned.
+        let mut normal_wage: Option<(KeyHash, Decimal)> = None;
+        for (&(worker, month), &Work { status, wage }) in &self.work {
             if normal_wage.is_some_and(|(w, _)| w != worker) {
                 normal_wage = None;
             }
@@ -261,19 +389,9 @@ impl Household {
     }
 }
 
-/// The key a record is held under; `None` for records a household does not hold: reversals
-/// (they only mark their settlement) and records that are not about a household's figures.
-fn entry_key(event: &Event) -> Option<EntryKey> {
-    Some(match event {
-        Event::Medical(m) if m.status == SettlementStatus::Reversed => return None,
-        Event::Medical(m) => EntryKey::Settlement(m.settlement_id.clone()),
-        Event::Employment(e) => EntryKey::Employment(e.worker.clone(), e.month),
-        Event::Farm(f) => EntryKey::Farm(f.report_id.clone()),
-        Event::Assistance(a) => EntryKey::Payment(a.payment_id.clone()),
-        Event::Disaster(d) => EntryKey::Disaster(d.event_id.clone()),
-        Event::School(s) => EntryKey::School(s.student.clone(), s.term.clone()),
-        Event::Roster(_) | Event::Price(_) | Event::Weather(_) | Event::Outcome(_) => return None,
-    })
+/// The key a medical settlement (and its reversal) is held under.
+fn settlement_key(settlement_id: &str) -> KeyHash {
+    KeyHash::of(&["settlement", settlement_id])
 }
 
 /// House damage as a number the SQL can compare.

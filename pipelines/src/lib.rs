@@ -2,8 +2,8 @@
 //! SQL, grading and routing to the verification queues.
 //!
 //! # Layout
-//! - [`ledger`]: one household's records, kept by natural key (duplicates, corrections,
-//!   reversals), and its monthly figures.
+//! - [`ledger`]: what each of one household's records contributes, kept by the hash of its
+//!   natural key (duplicates, corrections, reversals), and its monthly figures.
 //! - [`state`]: every household, the retained window, what needs re-evaluation, records
 //!   waiting for their household's roster entry and reversals waiting for their settlement.
 //! - [`table`]: the `household_months` Arrow table the SQL reads.
@@ -21,7 +21,7 @@
 //! - [`assemble`]: a deployment's pipeline from its settings (indicators, grader, shadow,
 //!   snapshots, claims), for the file replay and the Kafka loop alike.
 //! - [`stats`]: what a run has done so far, for summaries and tests.
-//! - [`checkpoint`]: one household's state as a versioned changelog record, written and
+//! - [`checkpoint`]: one household's state as a versioned binary changelog record, written and
 //!   restored so that a deployment can move households between instances.
 //! - [`metrics`]: every Prometheus metric and the `/metrics` endpoint.
 //! - [`error`]: the crate's error type.

@@ -402,7 +402,7 @@ impl Pipeline {
             .filter_map(|(code, from)| {
                 let h = state.household(code)?;
                 let years: BTreeSet<i32> = ((*from).max(first_year)..=newest.year()).collect();
-                Some(rules.owed(code, &h.profile, h.live_records(), &years))
+                Some(rules.owed(code, &h.profile, h.countable(), &years))
             })
             .collect();
         for owed in owed {

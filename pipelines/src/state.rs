@@ -481,8 +481,8 @@ impl State {
             self.extend_watermarks(*m);
         }
         if let Some(h) = household {
-            for event in h.records() {
-                self.extend_watermarks(event.month());
+            for m in h.months_held() {
+                self.extend_watermarks(m);
             }
             self.households.insert(code.clone(), h);
         }

@@ -20,7 +20,7 @@ impl Pipeline {
     pub fn take_changed(&mut self) -> Vec<HouseholdCode> {
         let mut changed = self.state.take_changed();
         changed.extend(self.book.take_changed());
-        changed.extend(self.outbox.take_resent());
+        changed.extend(self.outbox.take_sent());
         if let Some(claims) = &mut self.claims {
             changed.extend(claims.book_mut().take_changed());
         }

@@ -7,8 +7,10 @@
 //! carries its waiting alerts, and [`Pipeline::deliver_held`] sends them once the checkpoint is
 //! acknowledged. A successor that restores a checkpoint sends its alerts again: the same ids
 //! and revisions, which the queues' readers take as repeats. No alert is then sent that the
-//! changelog does not book, and none booked is lost. The price is latency: an alert leaves at
-//! the next checkpoint (the commit interval) rather than at the end of its batch.
+//! changelog does not book, and none booked is lost. Once sent, a household's alerts are
+//! checkpointed away: its next checkpoint carries none, so a restore does not send them again.
+//! The price is latency: an alert leaves at the next checkpoint (the commit interval) rather
+//! than at the end of its batch, and an alerted household is checkpointed twice.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -27,9 +29,9 @@ pub(super) struct Outbox {
     pub hold: bool,
     /// By household code.
     waiting: BTreeMap<String, Vec<(Alert, Instant)>>,
-    /// Households whose alerts came from a restored checkpoint: once they are sent again, the
-    /// next checkpoint no longer needs to carry them.
-    restored: HashSet<HouseholdCode>,
+    /// Households whose alerts were sent since the last [`Outbox::take_sent`]: their next
+    /// checkpoint no longer carries them.
+    sent: HashSet<HouseholdCode>,
 }
 
 impl Outbox {
@@ -48,29 +50,28 @@ impl Outbox {
         if !alerts.is_empty() {
             let now = Instant::now();
             self.waiting.insert(household.as_str().to_owned(), alerts.into_iter().map(|a| (a, now)).collect());
-            self.restored.insert(household.clone());
         }
     }
 
     pub fn forget(&mut self, household: &HouseholdCode) {
         self.waiting.remove(household.as_str());
-        self.restored.remove(household);
+        self.sent.remove(household);
     }
 
     pub fn clear(&mut self) {
         *self = Outbox { hold: self.hold, ..Outbox::default() };
     }
 
-    /// Takes every waiting alert, in household order.
-    fn take_waiting(&mut self) -> impl Iterator<Item = (Alert, Instant)> {
-        std::mem::take(&mut self.waiting).into_values().flatten()
+    /// Takes every waiting alert, in household order, noting their households as sent.
+    fn take_waiting(&mut self) -> Vec<(Alert, Instant)> {
+        let waiting = std::mem::take(&mut self.waiting);
+        self.sent.extend(waiting.keys().filter_map(|code| HouseholdCode::parse(code)));
+        waiting.into_values().flatten().collect()
     }
 
-    /// Households to checkpoint again: their restored alerts were sent.
-    pub fn take_resent(&mut self) -> HashSet<HouseholdCode> {
-        let (sent, waiting) = std::mem::take(&mut self.restored).into_iter().partition(|h| !self.waiting.contains_key(h.as_str()));
-        self.restored = waiting;
-        sent
+    /// Households to checkpoint again: their alerts were sent.
+    pub fn take_sent(&mut self) -> HashSet<HouseholdCode> {
+        std::mem::take(&mut self.sent)
     }
 }
 
@@ -98,7 +99,7 @@ impl Pipeline {
     /// alerts are sent again).
     pub fn deliver_held(&mut self, sink: &mut dyn Sink) -> Result<Vec<Alert>, PipelineError> {
         let mut sent = Vec::new();
-        for (alert, read_at) in self.outbox.take_waiting().collect::<Vec<_>>() {
+        for (alert, read_at) in self.outbox.take_waiting() {
             self.send_alert(sink, &alert, read_at)?;
             sent.push(alert);
         }
