@@ -190,11 +190,8 @@ fn answers(outcomes: &Path, alerts: &Path) -> Result<Vec<Answer>> {
     }
     let mut out = Vec::new();
     for o in read(outcomes)? {
-        let at_risk = match o["outcome"].as_str() {
-            Some("confirmed_risk") => true,
-            Some("no_risk") => false,
-            _ => continue,
-        };
+        let outcome = o["outcome"].as_str().and_then(fangpin_connectors::event::VerifyResult::parse);
+        let Some(at_risk) = outcome.and_then(|o| o.at_risk()) else { continue };
         if let Some((h, m, grade)) = o["alert_id"].as_str().and_then(|id| raised.get(id)) {
             out.push(Answer { household: h.clone(), month: *m, grade: *grade, at_risk });
         }

@@ -414,19 +414,28 @@ fn suite(url: &str) {
     assert_eq!(post(&base, &a, "/api/cases", json!({"household_code": "420922102201-0042", "source": "cadre_visit"})).0, 403);
     assert_eq!(post(&base, &a, "/api/cases", json!({"household_code": "4209221012010042", "source": "cadre_visit"})).0, 400);
 
-    // Metrics: open tasks by queue and township, cases by step; no household codes.
+    // A second answer of a high-grade alert, no risk: half of the high grade's answers confirm it.
+    let (status, body) = post(&base, &a, "/api/tasks/aaaa0003-00000000-00000003/outcome", json!({"outcome": "no_risk"}));
+    assert_eq!(status, 200, "{body}");
+
+    // Metrics: open tasks by queue and township, cases by step, each grade's precision as the
+    // answers verify it; no household codes.
     let mut resp = agent().get(format!("{base}/metrics")).call().unwrap();
     let metrics = resp.body_mut().read_to_string().unwrap();
     assert!(metrics.contains(r#"fangpin_cases_in_step{county="420922",step="monitored"} 1"#), "{metrics}");
     assert!(metrics.contains("fangpin_cases_open_tasks{age=\"0-1d\",county=\"420922\",queue=\"verify.door_visit\",township=\"420922102\"} 1"), "{metrics}");
-    assert!(metrics.contains("fangpin_cases_time_to_verification_seconds_count{queue=\"verify.door_visit\"} 1"), "{metrics}");
+    assert!(metrics.contains("fangpin_cases_time_to_verification_seconds_count{queue=\"verify.door_visit\"} 2"), "{metrics}");
+    assert!(metrics.contains(r#"fangpin_cases_verified_answers{grade="high"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"fangpin_cases_verified_precision{grade="high"} 0.5"#), "{metrics}");
+    assert!(metrics.contains(r#"fangpin_cases_verified_answers{grade="medium"} 0"#), "{metrics}");
+    assert!(!metrics.contains(r#"fangpin_cases_verified_precision{grade="medium"}"#), "a precision without answers: {metrics}");
     assert!(!metrics.contains("420922101201-"), "a household code in the metrics");
 
     // The audit chain holds; changing one row breaks it at that row, and the CLI says which.
     let report = svc.runtime.block_on(audit::verify(&svc.store)).unwrap();
     assert_eq!(report.broken, None);
     assert!(report.rows >= 15, "{report:?}");
-    let target = svc.scalar("SELECT seq FROM audit_log WHERE action = 'task.answered'");
+    let target = svc.scalar("SELECT seq FROM audit_log WHERE action = 'task.answered' ORDER BY seq LIMIT 1");
     let tamper = format!("UPDATE audit_log SET detail = '{{\"outcome\":\"no_risk\"}}' WHERE seq = {target}");
     svc.runtime.block_on(fangpin_cases::sqlx::query(&tamper).execute(svc.store.pool())).unwrap();
     let report = svc.runtime.block_on(audit::verify(&svc.store)).unwrap();

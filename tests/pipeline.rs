@@ -622,3 +622,84 @@ async fn a_new_month_judges_every_household_again_from_the_month_it_closes() {
     p.process(vec![record(Topic::Medical, 3, bill("S2", "2024-07", 2000, "settled"))], &mut sink).await.unwrap();
     assert_eq!(below(&p), [(OTHER.to_owned(), "2024-06".to_owned()), (OTHER.to_owned(), "2024-07".to_owned())]);
 }
+
+/// The ledger keeps what each record contributes, never the record: duplicates, corrections
+/// (also into another month) and reversals (before or after their settlement, outpatient or
+/// inpatient) give exact monthly figures, and what a checkpoint holds restores them unchanged.
+#[test]
+fn the_ledger_keeps_contributions_that_give_exact_figures() {
+    use fangpin_connectors::event::*;
+    use fangpin_pipelines::ledger::{Applied, Household};
+    use rust_decimal::Decimal;
+
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+    let h = HouseholdCode::parse(HOUSEHOLD).unwrap();
+    let (may, june) = (Month::new(2024, 5).unwrap(), Month::new(2024, 6).unwrap());
+    let bill = |id: &str, month, visit_type, oop: &str, status| {
+        Event::Medical(MedicalSettlement {
+            settlement_id: id.into(),
+            status,
+            household: h.clone(),
+            patient: PersonKey("p1".into()),
+            month,
+            visit_type,
+            total_cost: d(oop) * d("2"),
+            fund_paid: d(oop),
+            critical_illness_paid: Decimal::ZERO,
+            assistance_paid: Decimal::ZERO,
+            out_of_pocket: d(oop),
+        })
+    };
+    let work = |worker: &str, month, status, wage: &str| {
+        Event::Employment(EmploymentReport { household: h.clone(), worker: PersonKey(worker.into()), month, status, wage: d(wage) })
+    };
+    let pay = |id: &str, month, kind, amount: &str| {
+        Event::Assistance(AssistancePayment { payment_id: id.into(), household: h.clone(), month, kind, amount: d(amount) })
+    };
+    let profile: RosterEntry = serde_json::from_value(json!({"household": HOUSEHOLD, "category": "marginal", "members": 3,
+        "labor_count": 2, "head_age": 50, "disabled_members": 0, "chronic_patients": 0, "industries": [],
+        "baseline_income": "20000.00", "insured": true, "effective_date": "2024-01-01"}))
+    .unwrap();
+    let mut ledger = Household::new(profile.clone());
+    use EmploymentStatus::*;
+    use SettlementStatus::*;
+    use VisitType::*;
+    let steps: Vec<(Event, Applied)> = vec![
+        (work("w1", may, Employed, "3000.00"), Applied::Changed(may)),
+        (work("w1", may, Employed, "3000.00"), Applied::Duplicate),
+        (work("w1", june, Unemployed, "0"), Applied::Changed(june)),
+        (work("w2", june, Employed, "2500.00"), Applied::Changed(june)),
+        // Outpatient O1, reversed after it settled; O2 reversed before it comes.
+        (bill("O1", may, Outpatient, "120.00", Settled), Applied::Changed(may)),
+        (bill("O1", may, Outpatient, "120.00", Reversed), Applied::Changed(may)),
+        (bill("O2", june, Outpatient, "80.00", Reversed), Applied::ReversalParked),
+        (bill("O2", june, Outpatient, "80.00", Settled), Applied::Changed(june)),
+        (bill("O3", june, Outpatient, "45.50", Settled), Applied::Changed(june)),
+        // Inpatient I1 corrected from May into June; I2 reversed.
+        (bill("I1", may, Inpatient, "1000.00", Settled), Applied::Changed(may)),
+        (bill("I1", june, Inpatient, "1200.00", Settled), Applied::Corrected(may)),
+        (bill("I2", june, Inpatient, "700.00", Settled), Applied::Changed(june)),
+        (bill("I2", june, Inpatient, "700.00", Reversed), Applied::Changed(june)),
+        (pay("P1", june, AssistanceKind::Temporary, "500.00"), Applied::Changed(june)),
+        (pay("P1", june, AssistanceKind::Temporary, "600.00"), Applied::Corrected(june)),
+        (pay("P2", june, AssistanceKind::Dibao, "615.00"), Applied::Changed(june)),
+    ];
+    for (i, (event, expected)) in steps.into_iter().enumerate() {
+        assert_eq!(ledger.apply(event), expected, "step {i}");
+    }
+    let months = ledger.months(may, june);
+    assert_eq!((months[0].wages, months[0].medical_oop, months[0].inpatient_bills), (d("3000.00"), Decimal::ZERO, 0));
+    let j = &months[1];
+    assert_eq!((j.wages, j.workers_reported, j.unemployed_workers), (d("2500.00"), 2, 1));
+    assert_eq!(j.wage_loss, d("3000.00"), "w1 normally earned his May wage");
+    assert_eq!(j.medical_oop, d("1245.50"), "O3 and the corrected I1; O2 and I2 are reversed");
+    assert_eq!(j.inpatient_bills, 1);
+    assert_eq!((j.transfers, j.temp_assistance), (d("1215.00"), d("600.00")));
+    // Claims count the inpatient bill as corrected, not the reversed one.
+    let counted: Vec<_> = ledger.countable().map(|c| c.month()).collect();
+    assert_eq!(counted, [june]);
+    // A checkpoint's contents restore the same ledger.
+    let again = Household::restore(profile, ledger.held());
+    assert_eq!(again, ledger);
+    assert_eq!(again.months(may, june), months);
+}

@@ -1,10 +1,11 @@
 //! The monitoring centre's view of the verification work, on the service's `/metrics`: open
-//! and overdue tasks by queue and area, how long tasks wait, outcomes, cases by step. Gauges are
-//! read from the store at each scrape, so every instance sharing a PostgreSQL store reports the
-//! same figures; the time to verification is observed by the instance that records it.
+//! and overdue tasks by queue and area, how long tasks wait, outcomes, cases by step, and the
+//! precision of each grade as the cadres' answers verify it. Gauges are read from the store at
+//! each scrape, so every instance sharing a PostgreSQL store reports the same figures; the time
+//! to verification is observed by the instance that records it.
 //!
-//! Labels are queues, GB/T 2260 county and township codes, age bands, outcomes and steps: never
-//! a household code or a person.
+//! Labels are queues, GB/T 2260 county and township codes, age bands, outcomes, steps and
+//! grades: never a household code or a person.
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
@@ -14,7 +15,9 @@ use sqlx::Row;
 use crate::procedure::Step;
 use crate::store::{now_china, now_unix, Store};
 use crate::tasks::{queue_of_method, OUTCOMES};
+use fangpin_connectors::event::VerifyResult;
 use fangpin_connectors::topic::output;
+use fangpin_models::Grade;
 use crate::{CasesError, Result};
 
 /// Every metric name of the cadres' service, defined here only.
@@ -25,16 +28,20 @@ pub mod names {
     pub const TIME_TO_VERIFICATION: &str = "fangpin_cases_time_to_verification_seconds";
     pub const OUTCOMES: &str = "fangpin_cases_outcomes_total";
     pub const CASES_BY_STEP: &str = "fangpin_cases_in_step";
-    pub const ALL: [&str; 6] = [
+    pub const VERIFIED_ANSWERS: &str = "fangpin_cases_verified_answers";
+    pub const VERIFIED_PRECISION: &str = "fangpin_cases_verified_precision";
+    pub const ALL: [&str; 8] = [
         OPEN_TASKS,
         OVERDUE_TASKS,
         OLDEST_OPEN_TASK,
         TIME_TO_VERIFICATION,
         OUTCOMES,
         CASES_BY_STEP,
+        VERIFIED_ANSWERS,
+        VERIFIED_PRECISION,
     ];
     /// Labels the service uses.
-    pub const LABELS: [&str; 6] = ["queue", "county", "township", "age", "outcome", "step"];
+    pub const LABELS: [&str; 7] = ["queue", "county", "township", "age", "outcome", "step", "grade"];
 }
 
 /// Age bands of open tasks, by days since they arrived: (label, lower bound in days).
@@ -56,6 +63,8 @@ pub struct CasesMetrics {
     overdue: GaugeVec,
     oldest: GaugeVec,
     in_step: GaugeVec,
+    verified_answers: GaugeVec,
+    verified_precision: GaugeVec,
     time_to_verification: HistogramVec,
     outcomes: IntCounterVec,
 }
@@ -97,6 +106,16 @@ impl CasesMetrics {
             "Identification cases by the step they are at.",
             &["step", "county"],
         );
+        let verified_answers = gauge(
+            names::VERIFIED_ANSWERS,
+            "Answered tasks that say whether the risk was real (confirmed or no risk), by the alert's grade.",
+            &["grade"],
+        );
+        let verified_precision = gauge(
+            names::VERIFIED_PRECISION,
+            "Share of those answers that confirmed the risk, by the alert's grade: the grade's precision as verified.",
+            &["grade"],
+        );
         // Buckets from an hour to four weeks: the promises are 2 and 5 working days.
         let hours = [1.0, 4.0, 12.0, 24.0, 48.0, 72.0, 120.0, 168.0, 336.0, 672.0];
         let buckets = hours.iter().map(|h| h * 3600.0).collect();
@@ -134,6 +153,8 @@ impl CasesMetrics {
             overdue,
             oldest,
             in_step,
+            verified_answers,
+            verified_precision,
             time_to_verification,
             outcomes,
         }
@@ -142,8 +163,16 @@ impl CasesMetrics {
     /// The descriptors of every family (for the tests that hold dashboards to them).
     pub fn descriptors(&self) -> Vec<prometheus::core::Desc> {
         use prometheus::core::Collector;
-        let collectors: [&dyn Collector; 6] =
-            [&self.open, &self.overdue, &self.oldest, &self.in_step, &self.time_to_verification, &self.outcomes];
+        let collectors: [&dyn Collector; 8] = [
+            &self.open,
+            &self.overdue,
+            &self.oldest,
+            &self.in_step,
+            &self.verified_answers,
+            &self.verified_precision,
+            &self.time_to_verification,
+            &self.outcomes,
+        ];
         collectors.iter().flat_map(|c| c.desc().into_iter().cloned()).collect()
     }
 
@@ -193,6 +222,33 @@ impl CasesMetrics {
                 self.in_step
                     .with_label_values(&[&step, &county])
                     .set(n as f64);
+            }
+        }
+        self.refresh_verified(store).await
+    }
+
+    /// Precision per grade from the cadres' answers, by the rule the model card uses
+    /// ([`fangpin_models::card::verified`]), for the data team to watch in production.
+    async fn refresh_verified(&self, store: &Store) -> Result<()> {
+        let rows = sqlx::query("SELECT grade, outcome FROM tasks WHERE outcome IS NOT NULL")
+            .fetch_all(store.pool())
+            .await?;
+        let mut answers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let grade = Grade::from_code(&row.try_get::<String, _>("grade")?);
+            let outcome: String = row.try_get("outcome")?;
+            let at_risk = VerifyResult::parse(&outcome).and_then(VerifyResult::at_risk);
+            if let (Some(grade), Some(at_risk)) = (grade, at_risk) {
+                answers.push((grade, at_risk));
+            }
+        }
+        self.verified_answers.reset();
+        self.verified_precision.reset();
+        for v in fangpin_models::card::verified(&answers) {
+            self.verified_answers.with_label_values(&[&v.grade]).set(v.answered as f64);
+            // A grade nobody has answered yet has no precision, not a precision of zero.
+            if v.answered > 0 {
+                self.verified_precision.with_label_values(&[&v.grade]).set(v.precision);
             }
         }
         Ok(())

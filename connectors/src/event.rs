@@ -245,6 +245,17 @@ code_enum!(
 );
 
 /// `dept.rural.roster`: who a household is (upsert by household).
+impl VerifyResult {
+    /// What a cadre's answer says of the risk, as a label: `unreachable` says nothing.
+    pub fn at_risk(self) -> Option<bool> {
+        match self {
+            VerifyResult::ConfirmedRisk => Some(true),
+            VerifyResult::NoRisk => Some(false),
+            VerifyResult::Unreachable => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RosterEntry {
     pub household: HouseholdCode,
