@@ -698,6 +698,10 @@ fn the_ledger_keeps_contributions_that_give_exact_figures() {
     // Claims count the inpatient bill as corrected, not the reversed one.
     let counted: Vec<_> = ledger.countable().map(|c| c.month()).collect();
     assert_eq!(counted, [june]);
+    // Key hashes, as an operator reads them, never hold a run of 8 digits (ID-shaped text).
+    let shown = serde_json::to_string(&ledger.held()).unwrap();
+    assert!(shown.contains("\"reversed\":[\""), "{shown}");
+    assert!(!regex::Regex::new("[0-9]{8}").unwrap().is_match(&shown), "a run of digits in {shown}");
     // A checkpoint's contents restore the same ledger.
     let again = Household::restore(profile, ledger.held());
     assert_eq!(again, ledger);
