@@ -6,7 +6,7 @@
 //! [`crate::Pipeline::restore`]; this module is the format.
 //!
 //! A checkpoint is one binary record per household: the magic `fpck`, the format version as a
-//! varint, then in [postcard] (a small, documented serde wire format: varints, no field names)
+//! varint, then in postcard (a small, documented serde wire format: varints, no field names)
 //!
 //! ```text
 //! household  key  window (oldest, newest)  profile (the roster entry)
@@ -23,7 +23,7 @@
 //! reads a checkpoint with [`inspect`] (`fangpin show-checkpoint FILE`), as JSON.
 //!
 //! Version 1 was JSON with whole records; it is refused with a message saying so, as is any
-//! other version: the state it held must be rebuilt by replaying the feeds.
+//! other version: the households it held start again from the records read next.
 //!
 //! `key` is the pseudonym key's fingerprint: a checkpoint written under another key is refused
 //! with [`PipelineError::KeyMismatch`], since its people would not match today's pseudonyms.
@@ -78,8 +78,8 @@ struct Window {
     newest: Month,
 }
 
-/// What a checkpoint seldom holds, as JSON: the alert types already serialise to it, and it
-/// keeps the readable, masked payloads of waiting records readable.
+/// What a checkpoint seldom holds, as JSON: the alert and claims types already serialise to
+/// it, and the masked payloads of waiting records stay readable.
 #[derive(Default, Serialize, Deserialize)]
 struct Rest<'a> {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
