@@ -13,8 +13,10 @@
 //! held:  workers [(worker hash, [(month, status, wage)..])..]   employment, by worker and month
 //!        parts   [(key hash, contribution)..]                    every other record, in key order
 //!        reversed [key hash..]                                   settlements cancelled
+//! alerts, shadow_alerts: the household's part of each alert book ([`crate::alerts`]): its
+//!        judged months' assessments and what was sent for them, the alerts it remembers
 //! rest:  JSON of what is seldom there: records waiting for their roster entry or settlement
-//!        (with their masked payloads), the alert and claims books, the outbox
+//!        (with their masked payloads), the claims book, the outbox
 //! ```
 //!
 //! Of a record only its key's hash and what it contributes are kept ([`crate::ledger`]);
@@ -22,8 +24,8 @@
 //! ([`fangpin_connectors::compact`]). The same state always gives the same bytes. An operator
 //! reads a checkpoint with [`inspect`] (`fangpin show-checkpoint FILE`), as JSON.
 //!
-//! Version 1 was JSON with whole records; it is refused with a message saying so, as is any
-//! other version: the households it held start again from the records read next.
+//! Version 1 was JSON with whole records, version 2 carried the alert books in the JSON part;
+//! both are refused with a message saying so, as is any other version: the households it held start again from the records read next.
 //!
 //! `key` is the pseudonym key's fingerprint: a checkpoint written under another key is refused
 //! with [`PipelineError::KeyMismatch`], since its people would not match today's pseudonyms.
@@ -53,7 +55,7 @@ use fangpin_claims::BookEntry as ClaimsEntry;
 const MAGIC: &[u8] = b"fpck";
 
 /// The format written; [`decode`] refuses any other.
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// One household's checkpoint after the magic and version: borrowed from the state to write
 /// it, owned when read back.
@@ -65,6 +67,8 @@ struct Snapshot<'a> {
     window: Option<Window>,
     profile: Option<Cow<'a, RosterEntry>>,
     held: Held,
+    alerts: BookEntry,
+    shadow_alerts: BookEntry,
     /// [`Rest`] as JSON, empty when there is none.
     rest: Cow<'a, [u8]>,
 }
@@ -78,18 +82,14 @@ struct Window {
     newest: Month,
 }
 
-/// What a checkpoint seldom holds, as JSON: the alert and claims types already serialise to
-/// it, and the masked payloads of waiting records stay readable.
+/// What a checkpoint seldom holds, as JSON: the claims and alert message types already
+/// serialise to it, and the masked payloads of waiting records stay readable.
 #[derive(Default, Serialize, Deserialize)]
 struct Rest<'a> {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     parked: Vec<ParkedRecord<'a>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     waiting_reversals: Vec<ReversalRecord<'a>>,
-    #[serde(default, skip_serializing_if = "BookEntry::is_empty")]
-    alerts: BookEntry,
-    #[serde(default, skip_serializing_if = "BookEntry::is_empty")]
-    shadow_alerts: BookEntry,
     /// Claims issued to the household (amount and revision of each), so that another instance
     /// restates them rather than raising them again.
     #[serde(default, skip_serializing_if = "ClaimsEntry::is_empty")]
@@ -103,8 +103,6 @@ impl Rest<'_> {
     fn is_empty(&self) -> bool {
         self.parked.is_empty()
             && self.waiting_reversals.is_empty()
-            && self.alerts.is_empty()
-            && self.shadow_alerts.is_empty()
             && self.claims.is_empty()
             && self.outbox.is_empty()
     }
@@ -190,12 +188,10 @@ pub(crate) fn encode(
             .iter()
             .map(|w| ReversalRecord { settlement_id: Cow::Borrowed(&w.settlement_id), month: w.month, from: Origin::of(&w.provenance) })
             .collect(),
-        alerts,
-        shadow_alerts,
         claims,
         outbox,
     };
-    if household.is_none() && rest.is_empty() {
+    if household.is_none() && rest.is_empty() && alerts.is_empty() && shadow_alerts.is_empty() {
         return Ok(None);
     }
     let rest = if rest.is_empty() { Vec::new() } else { serde_json::to_vec(&rest).map_err(|e| internal(e.to_string()))? };
@@ -205,6 +201,8 @@ pub(crate) fn encode(
         window: state.oldest().zip(state.newest()).map(|(oldest, newest)| Window { oldest, newest }),
         profile: household.map(|h| Cow::Borrowed(&h.profile)),
         held: household.map(Household::held).unwrap_or_default(),
+        alerts,
+        shadow_alerts,
         rest: Cow::Owned(rest),
     };
     let mut out = MAGIC.to_vec();
@@ -222,6 +220,9 @@ fn read(bytes: &[u8]) -> Result<Snapshot<'_>, String> {
     }
     let body = bytes.strip_prefix(MAGIC).ok_or("not a fangpin checkpoint (no `fpck` at its start)")?;
     let (version, body) = postcard::take_from_bytes::<u32>(body).map_err(|e| format!("unreadable version: {e}"))?;
+    if version == 2 {
+        return Err(format!("format version 2 (alert books as JSON); this build reads version {VERSION}"));
+    }
     if version != VERSION {
         return Err(format!("format version {version}; this build reads version {VERSION}"));
     }
@@ -293,8 +294,8 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
         household,
         parked,
         waiting_reversals,
-        alerts: rest.alerts,
-        shadow_alerts: rest.shadow_alerts,
+        alerts: s.alerts,
+        shadow_alerts: s.shadow_alerts,
         claims: rest.claims,
         outbox: rest.outbox,
         seen: s.window.map(|w| vec![w.oldest, w.newest]).unwrap_or_default(),
@@ -303,7 +304,7 @@ pub(crate) fn decode(code: &HouseholdCode, key: &str, bytes: &[u8]) -> Result<Re
 
 /// A checkpoint as JSON, for an operator reading the changelog and for tests: every part by
 /// name (`household`, `key`, `oldest`, `newest`, `profile`, `workers`, `parts`, `reversed`,
-/// and those of the rest that are there), months and amounts written as everywhere else.
+/// and those of the books and the rest that are there), months and amounts written as everywhere else.
 pub fn inspect(bytes: &[u8]) -> Result<serde_json::Value, String> {
     use serde_json::{json, Value};
     let s = read(bytes)?;
@@ -320,6 +321,11 @@ pub fn inspect(bytes: &[u8]) -> Result<serde_json::Value, String> {
     if let Some(w) = s.window {
         map.insert("oldest".into(), json!(w.oldest));
         map.insert("newest".into(), json!(w.newest));
+    }
+    for (name, book) in [("alerts", &s.alerts), ("shadow_alerts", &s.shadow_alerts)] {
+        if !book.is_empty() {
+            map.insert(name.into(), json!(book));
+        }
     }
     if !s.rest.is_empty() {
         let rest: Value = serde_json::from_slice(&s.rest).map_err(|e| format!("unreadable waiting records or books: {e}"))?;
@@ -501,7 +507,7 @@ mod tests {
         let (mut a, snapshots) = checkpointed().await;
         for (h, bytes) in &snapshots {
             eprintln!("checkpoint of {h}: {} bytes", bytes.len());
-            assert!(bytes.starts_with(b"fpck\x02"), "{bytes:?}");
+            assert!(bytes.starts_with(b"fpck\x03"), "{bytes:?}");
             // Pseudonyms and masked payloads only: no run of digits that could be an ID number,
             // in the bytes or in what an operator reads of them.
             let text = String::from_utf8_lossy(bytes);
@@ -597,13 +603,15 @@ mod tests {
             r#"{{"v":1,"household":"{H1}","key":"3f9c0a1b2c3d4e5f","profile":{},"records":[]}}"#,
             roster_entry(H1)
         );
-        let v3 = [b"fpck\x03".as_slice(), &bytes[5..]].concat();
+        let v2 = [b"fpck\x02".as_slice(), &bytes[5..]].concat();
+        let v4 = [b"fpck\x04".as_slice(), &bytes[5..]].concat();
         let cut = &bytes[..bytes.len() - 3];
         let longer = [bytes.as_slice(), b"\0"].concat();
-        let bad: [(&HouseholdCode, &[u8], &str); 6] = [
+        let bad: [(&HouseholdCode, &[u8], &str); 7] = [
             (h2, bytes, "holds household 420922101201-0001"),
-            (h1, v1.as_bytes(), "format version 1 (JSON, whole records); this build reads version 2"),
-            (h1, &v3, "format version 3; this build reads version 2"),
+            (h1, v1.as_bytes(), "format version 1 (JSON, whole records); this build reads version 3"),
+            (h1, &v2, "format version 2 (alert books as JSON); this build reads version 3"),
+            (h1, &v4, "format version 4; this build reads version 3"),
             (h1, cut, "unreadable"),
             (h1, &longer, "1 bytes after the end"),
             (h1, b"not a checkpoint", "not a fangpin checkpoint"),
