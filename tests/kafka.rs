@@ -501,7 +501,7 @@ fn a_replacement_started_at_once_after_a_sigkill_takes_over() {
 
     // a logs each commit (after its checkpoints, one a second) and is killed after its second,
     // mid-way through its share: a fixed delay raced a faster build, which read it all first.
-    let commits = [("RUST_LOG", "fangpin=info,fangpin::kafka_run=debug,warn")];
+    let commits = [("RUST_LOG", "fangpin=info,fangpin_pipelines::kafka=debug,warn")];
     let mut a = Instance::start_with("a", &broker, &cfg0, &["--batch-size", "2000"], &commits);
     let b = Instance::start("b", &broker, &cfg1, &["--batch-size", "5000"]);
     let logged = |i: &Instance, text: &str| i.log.lock().unwrap().iter().filter(|l| l.contains(text)).count();

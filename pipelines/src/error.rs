@@ -39,6 +39,10 @@ pub enum PipelineError {
          this instance's key has fingerprint {ours}: configure the key the changelog was written with"
     )]
     KeyMismatch { household: String, written: String, ours: String },
+    /// The Kafka loop stopped at `stage` (which says what is read again or still to send);
+    /// the cause says who must act.
+    #[error("{stage}: {source}")]
+    Stopped { stage: String, source: Box<PipelineError> },
     /// An invariant broke: a bug, please report it.
     #[error("internal error (a bug): {0}")]
     Internal(String),

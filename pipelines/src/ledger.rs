@@ -14,6 +14,7 @@
 //! reversals trivially right, at the cost of a pass over one household's contributions per
 //! evaluation.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet};
 
 use fangpin_claims::Countable;
@@ -110,8 +111,9 @@ pub enum Part {
         amount: Decimal,
         temporary: bool,
     },
-    /// A record the claims rules count, with what they show of it.
-    Counted(Countable),
+    /// A record the claims rules count, with what they show of it. Boxed: the other parts
+    /// are a fifth of its size, and a map's every slot takes the largest part's room.
+    Counted(Box<Countable>),
 }
 
 impl Part {
@@ -125,7 +127,11 @@ impl Part {
 
     /// Whether the record is a medical settlement (which a reversal may cancel).
     fn is_settlement(&self) -> bool {
-        matches!(self, Part::Outpatient { .. } | Part::Counted(Countable::Inpatient { .. }))
+        match self {
+            Part::Outpatient { .. } => true,
+            Part::Counted(c) => matches!(**c, Countable::Inpatient { .. }),
+            Part::Transfer { .. } => false,
+        }
     }
 }
 
@@ -227,15 +233,18 @@ impl Household {
             Event::Assistance(a) => Part::Transfer { month, amount: a.amount, temporary: a.kind == AssistanceKind::Temporary },
             // Inpatient bills, farm reports, disasters and school terms.
             _ => match Countable::of(&event) {
-                Some(counted) => Part::Counted(counted),
+                Some(counted) => Part::Counted(Box::new(counted)),
                 None => return Applied::NotHousehold,
             },
         };
-        match self.parts.insert(key, part) {
-            Some(old) if self.parts[&key] == old => Applied::Duplicate,
+        match self.parts.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(part);
+                Applied::Changed(month)
+            }
+            Entry::Occupied(held) if *held.get() == part => Applied::Duplicate,
             // A correction may move a record to another month: both months change.
-            Some(old) => Applied::Corrected(old.month().min(month)),
-            None => Applied::Changed(month),
+            Entry::Occupied(mut held) => Applied::Corrected(held.insert(part).month().min(month)),
         }
     }
 
@@ -271,7 +280,7 @@ impl Household {
     /// What the claims rules count of the records held, reversed settlements left out.
     pub fn countable(&self) -> impl Iterator<Item = &Countable> {
         self.parts.iter().filter_map(|(key, part)| match part {
-            Part::Counted(c) if !self.reversed.contains(key) => Some(c),
+            Part::Counted(c) if !self.reversed.contains(key) => Some(&**c),
             _ => None,
         })
     }
@@ -349,26 +358,28 @@ impl Household {
                         out[i].temp_assistance += *amount;
                     }
                 }
-                Part::Counted(Countable::Inpatient { out_of_pocket, .. }) => {
-                    if !self.reversed.contains(key) {
-                        out[i].medical_oop += *out_of_pocket;
-                        out[i].inpatient_bills += 1;
+                Part::Counted(counted) => match &**counted {
+                    Countable::Inpatient { out_of_pocket, .. } => {
+                        if !self.reversed.contains(key) {
+                            out[i].medical_oop += *out_of_pocket;
+                            out[i].inpatient_bills += 1;
+                        }
                     }
-                }
-                Part::Counted(Countable::Farm { planted_mu, disaster_mu, expected_income, actual_income, .. }) => {
-                    out[i].farm_expected += *expected_income;
-                    out[i].farm_actual += *actual_income;
-                    out[i].planted_mu += *planted_mu;
-                    out[i].disaster_mu += *disaster_mu;
-                }
-                Part::Counted(Countable::Disaster { direct_loss, house_damage, .. }) => {
-                    out[i].disaster_loss += *direct_loss;
-                    out[i].house_damage = out[i].house_damage.max(damage_level(*house_damage));
-                }
-                Part::Counted(Countable::School { fees, aid, .. }) => {
-                    out[i].education_fees += *fees;
-                    out[i].education_aid += *aid;
-                }
+                    Countable::Farm { planted_mu, disaster_mu, expected_income, actual_income, .. } => {
+                        out[i].farm_expected += *expected_income;
+                        out[i].farm_actual += *actual_income;
+                        out[i].planted_mu += *planted_mu;
+                        out[i].disaster_mu += *disaster_mu;
+                    }
+                    Countable::Disaster { direct_loss, house_damage, .. } => {
+                        out[i].disaster_loss += *direct_loss;
+                        out[i].house_damage = out[i].house_damage.max(damage_level(*house_damage));
+                    }
+                    Countable::School { fees, aid, .. } => {
+                        out[i].education_fees += *fees;
+                        out[i].education_aid += *aid;
+                    }
+                },
             }
         }
         // Each worker's months in order (the key's order), to know what an unemployed worker

@@ -18,6 +18,8 @@
 //! - [`pipeline`]: the micro-batch loop tying it together; its `grading` (served and shadow
 //!   graders, then the alert book), `checkpoints` (what changed, checkpoint, restore) and
 //!   `outbox` (alerts held until a checkpoint books them).
+//! - [`kafka`] (feature `kafka`): the consume → process → checkpoint → commit loop against
+//!   Kafka, and the restore of owned households from the changelog.
 //! - [`assemble`]: a deployment's pipeline from its settings (indicators, grader, shadow,
 //!   snapshots, claims), for the file replay and the Kafka loop alike.
 //! - [`stats`]: what a run has done so far, for summaries and tests.
@@ -32,6 +34,8 @@ pub mod checkpoint;
 pub mod error;
 pub mod features;
 pub mod indicators;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
