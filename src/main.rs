@@ -181,6 +181,8 @@ fn main() -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "fangpin=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a terminal only: a log file or a collector would keep the escape codes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // Reads `FAILPOINTS` in builds with the `failpoints` feature (the tests'); nothing otherwise.
     let _fail_points = fail::FailScenario::setup();

@@ -401,7 +401,7 @@ fn a_killed_instance_and_a_broker_restart_lose_nothing() {
 
     // b and c now share every partition, and c restored the state of those it took.
     let owned = |line: &str| -> Vec<i32> {
-        let list = line.split('[').nth(1).and_then(|l| l.split(']').next()).unwrap_or_default();
+        let list = line.split("partitions [").nth(1).and_then(|l| l.split(']').next()).unwrap_or_default();
         list.split(", ").filter(|p| !p.is_empty()).map(|p| p.parse().unwrap()).collect()
     };
     let (b_now, c_now) = (split(&b), split(&c));
