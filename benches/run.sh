@@ -69,8 +69,9 @@ parse = find(r"\((\d+) records/s\), nothing kept", "parse.txt")
 duck = json.loads(text("duckdb.json"))
 duck_rate = duck.get("records_per_second")
 rss_mb = find(r"peak memory of the replay (\d+) MiB", "embedded.txt")
-state_bytes = find(r"\((\d+) bytes per household, \d+ with lz4\)", "embedded.txt")
-state_lz4 = find(r"bytes per household, (\d+) with lz4\)", "embedded.txt")
+state_bytes = find(r"\((\d+) bytes per household, ", "embedded.txt")
+state_lz4 = find(r"bytes per household, (\d+) with lz4 one by one", "embedded.txt")
+state_carried = find(r"one by one, (\d+) as the changelog producer's lz4 batches carry them", "embedded.txt")
 restore = find(r"restored them in ([\d.]+) s", "embedded.txt")
 households = find(r"state: (\d+) households", "embedded.txt")
 p50 = find(r"p50 (\d+) ms", "latency.txt")
@@ -84,16 +85,17 @@ rows = [
     ("embedded end to end", f"{embedded:,.0f} records/s ({wall:.1f} s)", "DuckDB, same indicators", f"{duck_rate:,.0f} records/s", embedded / duck_rate, ">= 1.0"),
     ("embedded end to end", f"{embedded:,.0f} records/s", "parse only", f"{parse:,.0f} records/s", embedded / parse, ">= 0.5"),
     ("p99 alert latency at 10,000 records/s", f"{p99:,.0f} ms (p50 {p50:,.0f} ms)", "target", "250 ms", p99 / 250, "<= 1.0"),
-    ("state per household (checkpoint, JSON)", f"{state_bytes:,.0f} bytes", "target", "512 bytes", state_bytes / 512, "<= 1.0"),
-    ("state per household (checkpoint, lz4)", f"{state_lz4:,.0f} bytes", "target", "512 bytes", state_lz4 / 512, "<= 1.0"),
+    ("state per household (checkpoint, postcard)", f"{state_bytes:,.0f} bytes", "target", "512 bytes", state_bytes / 512, "<= 1.0"),
+    ("state per household (checkpoint, lz4 alone)", f"{state_lz4:,.0f} bytes", "target", "512 bytes", state_lz4 / 512, "<= 1.0"),
+    ("state per household (as the changelog carries it)", f"{state_carried:,.0f} bytes", "target", "512 bytes", state_carried / 512, "<= 1.0"),
     (f"restore of {households:,.0f} households, in process", f"{restore:.2f} s", "target for 100,000", "3 s", restore / 3 * 100_000 / households, "<= 1.0"),
     ("peak memory, embedded run", f"{rss_mb:,.0f} MiB ({rss_mb * 2**20 / households:,.0f} B a household)", "target", "1,024 MiB", rss_mb / 1024, "<= 1.0"),
 ]
 if kafka_ratio is not None:
     rows.append(("through tansu, fangpin", f"{kafka_rate:,.0f} records/s", "plain librdkafka consumer", f"{drain:,.0f} records/s", kafka_ratio, ">= 0.8"))
 print()
-print(f"{'figure':44} {'value':28} {'reference':28} {'ref. value':18} {'ratio':>6}  target")
+print(f"{'figure':50} {'value':28} {'reference':28} {'ref. value':18} {'ratio':>6}  target")
 for what, value, ref, ref_value, ratio, target in rows:
     r = f"{ratio:.2f}" if ratio is not None else ""
-    print(f"{what:44} {value:28} {ref:28} {ref_value:18} {r:>6}  {target}")
+    print(f"{what:50} {value:28} {ref:28} {ref_value:18} {r:>6}  {target}")
 PY

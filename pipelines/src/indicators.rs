@@ -224,6 +224,10 @@ impl Engine {
             }
         }
         hits.sort_unstable();
+        // The tables' rows are read: freed now rather than when the next evaluation replaces
+        // them, so that two evaluations' rows are never held at once (the replay's peak memory).
+        fill(&self.months, Vec::new()).await;
+        fill(&plans.features_table, Vec::new()).await;
         Ok(Evaluation { hits, evaluated, feature_rows })
     }
 
