@@ -172,7 +172,6 @@ fn close(source: KafkaSource, sink: KafkaSink) {
     }
 }
 
-
 /// Sends the alerts held for the checkpoint just acknowledged (or restored) to their queues
 /// and to the alerts topic. They are acknowledged with the next checkpoint's flush, before any
 /// checkpoint that no longer carries them is written.
