@@ -1,10 +1,11 @@
 //! The micro-batch loop: decode → state → indicators (SQL) → grading → fan-out.
 //!
-//! Where a batch ends changes no alert: before a record moves the newest month on, the
-//! households touched so far are judged (so no touched month leaves the judged window, nor
-//! closes, unjudged), the window is pruned at once, and the month that closed is judged again
-//! for every household. The alert book then revises or withdraws each household-month's alert
-//! under its one id ([`crate::alerts`]).
+//! Where a batch ends changes no alert: when a record moves the newest month on, the window is
+//! pruned at once and the month that closed is judged again for every household, the touched
+//! ones from their earliest touched month (the households touched so far are judged before the
+//! record only when one of their months would otherwise leave the judged window). The alert
+//! book then revises or withdraws each household-month's alert under its one id
+//! ([`crate::alerts`]).
 //!
 //! Every record read ends in exactly one place: applied to state, counted as a duplicate, or
 //! dead-lettered with its reason. Records for households not on the roster wait for their
@@ -247,9 +248,9 @@ impl Pipeline {
         let mut clock = Instant::now();
         let mut judged = Judged::default();
         for (record, event) in events {
-            if self.state.would_advance(&event) {
-                // Judge what is pending before the month moves on: then every month is judged
-                // last with the same records, wherever the batch boundaries fall.
+            if self.state.must_judge_before(&event) {
+                // Judge what would otherwise leave the judged months: then every month is
+                // judged last with the same records, wherever the batch boundaries fall.
                 self.observe("state", clock);
                 self.judge_pending(&mut judged).await?;
                 clock = Instant::now();

@@ -250,16 +250,22 @@ impl State {
         self.touch_all_from = Some(self.touch_all_from.map_or(from, |f| f.min(from)));
     }
 
-    /// Whether applying `event` would move the newest month on. A batch judges what is pending
-    /// before it does, so that no month leaves the judged window (and no open month closes)
-    /// between being touched and being judged; it may say yes when the record turns out to
-    /// change nothing, which costs an evaluation and changes no result.
-    pub fn would_advance(&self, event: &Event) -> bool {
+    /// Whether what waits to be judged must be judged before `event` is applied: the event
+    /// moves the newest month on so far that the earliest month waiting would leave the months
+    /// that can be judged. Otherwise the month close that the event causes judges every
+    /// household from the month that closes on (and the touched ones from their month), which
+    /// is the last word on every month before the new one: judging them first, with the month
+    /// still open, would only send revisions the close replaces. It may say yes when the record
+    /// turns out to change nothing, which costs an evaluation and changes no result.
+    pub fn must_judge_before(&self, event: &Event) -> bool {
         let (Some(newest), Some(code)) = (self.newest, event.household()) else { return false };
-        match event {
-            Event::Roster(_) => self.parked.get(code).is_some_and(|w| w.iter().any(|(_, e)| e.month() > newest)),
-            _ => event.month() > newest,
-        }
+        let next = match event {
+            Event::Roster(_) => self.parked.get(code).and_then(|w| w.iter().map(|(_, e)| e.month()).max()),
+            _ => Some(event.month()),
+        };
+        let Some(next) = next.filter(|m| *m > newest) else { return false };
+        let waiting = self.touched.values().copied().chain(self.touch_all_from).min();
+        waiting.is_some_and(|w| w < self.judged_from_at(next))
     }
 
     /// Whether some household waits to be judged.
@@ -279,9 +285,13 @@ impl State {
     /// First month of the retained window: `history_months` before the newest, or the oldest
     /// month seen when the stream is younger than that.
     pub fn window_start(&self) -> Option<Month> {
-        let newest = self.newest?;
+        Some(self.window_start_at(self.newest?))
+    }
+
+    /// [`State::window_start`] once the newest month is `newest`.
+    fn window_start_at(&self, newest: Month) -> Month {
         let floor = newest.plus(-self.history_months);
-        Some(self.oldest.map_or(floor, |o| o.max(floor)))
+        self.oldest.map_or(floor, |o| o.max(floor))
     }
 
     /// The first calendar year whose records are all still held: no record of it is older than
@@ -300,8 +310,13 @@ impl State {
     /// have been pruned that is the window's first month; after, 11 months later. Judging an
     /// older month on a window cut short would count the pruned months as last year's income.
     pub fn judged_from(&self) -> Option<Month> {
-        let start = self.window_start()?;
-        Some(if self.oldest.is_some_and(|o| o < start) { start.plus(11) } else { start })
+        Some(self.judged_from_at(self.newest?))
+    }
+
+    /// [`State::judged_from`] once the newest month is `newest`.
+    fn judged_from_at(&self, newest: Month) -> Month {
+        let start = self.window_start_at(newest);
+        if self.oldest.is_some_and(|o| o < start) { start.plus(11) } else { start }
     }
 
     /// Takes the households to re-evaluate, each with the first month to report on (never
