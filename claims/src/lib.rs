@@ -97,7 +97,9 @@ impl Claims {
         if !self.series.take_changed() {
             return Ok(BTreeSet::new());
         }
-        let fired = self.engine.evaluate(&self.series).await?;
+        let Some(fired) = self.engine.evaluate(&self.series).await? else {
+            return Ok(BTreeSet::new());
+        };
         let industry_of: BTreeMap<&str, &str> = self.engine.entries().map(|e| (e.code.as_str(), e.industry.as_str())).collect();
         let changed = fired
             .symmetric_difference(&self.fired)
@@ -117,7 +119,8 @@ impl Claims {
     /// names a column that does not exist or returns the wrong columns is refused before the
     /// first record instead of stopping the stream at the first price.
     pub async fn check_triggers(&self) -> Result<(), ClaimsError> {
-        self.engine.evaluate_all(&series::Series::default()).await.map(|_| ())
+        let empty = series::Series::default();
+        self.engine.evaluate_all(empty.price_days()?, empty.weather_days()?).await.map(|_| ())
     }
 
     /// The index months that fired so far.

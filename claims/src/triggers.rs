@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
@@ -16,8 +16,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::datasource::MemTable;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use fangpin_connectors::event::Month;
+use fangpin_slots::Slots;
 use rust_decimal::Decimal;
 
 use crate::coverage::{Coverage, IndexEntry};
@@ -47,10 +49,16 @@ struct Trigger {
     params: RecordBatch,
 }
 
-/// Runs every trigger over the series.
+/// Runs every trigger over the series. Each trigger is planned once, at the first
+/// evaluation, over tables whose contents each evaluation replaces ([`Slots`]).
 pub struct TriggerEngine {
     ctx: SessionContext,
     triggers: Vec<Trigger>,
+    price_days: Arc<Slots>,
+    weather_days: Arc<Slots>,
+    plans: Mutex<Option<Arc<Vec<Arc<dyn ExecutionPlan>>>>>,
+    /// The `price_days` and `weather_days` of the last evaluation.
+    evaluated: Mutex<Option<(RecordBatch, RecordBatch)>>,
 }
 
 impl TriggerEngine {
@@ -63,7 +71,12 @@ impl TriggerEngine {
             let params = params_batch(entry)?;
             triggers.push(Trigger { entry: entry.clone(), sql, params });
         }
-        Ok(TriggerEngine { ctx, triggers })
+        let empty = Series::default();
+        let price_days = Arc::new(Slots::new(empty.price_days()?.schema(), 1));
+        let weather_days = Arc::new(Slots::new(empty.weather_days()?.schema(), 1));
+        ctx.register_table("price_days", price_days.clone())?;
+        ctx.register_table("weather_days", weather_days.clone())?;
+        Ok(TriggerEngine { ctx, triggers, price_days, weather_days, plans: Mutex::new(None), evaluated: Mutex::new(None) })
     }
 
     /// The index entries, in the coverage file's order.
@@ -71,24 +84,34 @@ impl TriggerEngine {
         self.triggers.iter().map(|t| &t.entry)
     }
 
-    /// Every county-month each trigger fires in, sorted.
-    pub async fn evaluate(&self, series: &Series) -> Result<BTreeSet<Fired>, ClaimsError> {
+    /// Every county-month each trigger fires in, sorted; `None` when the days the triggers
+    /// read are those of the last evaluation. Most observations fall in a month that is not
+    /// over and change nothing the SQL reads ([`Series`]); running the triggers over the whole
+    /// year again for each of them took a tenth of a replay paced at 10,000 records/s.
+    pub async fn evaluate(&self, series: &Series) -> Result<Option<BTreeSet<Fired>>, ClaimsError> {
         if self.triggers.is_empty() {
-            return Ok(BTreeSet::new());
+            return Ok(Some(BTreeSet::new()));
         }
-        self.evaluate_all(series).await
+        let days = (series.price_days()?, series.weather_days()?);
+        let mut evaluated = self.evaluated.lock().unwrap_or_else(|e| e.into_inner());
+        if evaluated.as_ref() == Some(&days) {
+            return Ok(None);
+        }
+        let fired = self.evaluate_all(days.0.clone(), days.1.clone()).await?;
+        *evaluated = Some(days);
+        Ok(Some(fired))
     }
 
-    /// [`TriggerEngine::evaluate`], run even when the series are empty (to check the SQL).
-    pub(crate) async fn evaluate_all(&self, series: &Series) -> Result<BTreeSet<Fired>, ClaimsError> {
+    /// Runs every trigger over these days, even empty ones (to check the SQL).
+    pub(crate) async fn evaluate_all(&self, price_days: RecordBatch, weather_days: RecordBatch) -> Result<BTreeSet<Fired>, ClaimsError> {
+        let plans = self.plans().await?;
+        self.price_days.fill(vec![vec![price_days]]);
+        self.weather_days.fill(vec![vec![weather_days]]);
         let mut fired = BTreeSet::new();
-        self.register("price_days", series.price_days()?)?;
-        self.register("weather_days", series.weather_days()?)?;
-        for trigger in &self.triggers {
+        for (trigger, plan) in self.triggers.iter().zip(plans.iter()) {
             let code = &trigger.entry.code;
             let fail = |message: String| ClaimsError::Trigger { code: code.clone(), message };
-            self.register("params", trigger.params.clone())?;
-            let batches = self.ctx.sql(&trigger.sql).await.map_err(|e| fail(e.to_string()))?.collect().await.map_err(|e| fail(e.to_string()))?;
+            let batches = fangpin_slots::run(plan, self.ctx.task_ctx()).await.map_err(|e| fail(e.to_string()))?;
             for batch in &batches {
                 read_fired(code, batch, &mut fired).map_err(fail)?;
             }
@@ -96,11 +119,24 @@ impl TriggerEngine {
         Ok(fired)
     }
 
-    fn register(&self, name: &str, batch: RecordBatch) -> Result<(), ClaimsError> {
-        self.ctx.deregister_table(name)?;
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        self.ctx.register_table(name, Arc::new(table))?;
-        Ok(())
+    /// The triggers' plans, made at the first call. Each plan keeps the `params` it was
+    /// planned with, its own thresholds.
+    async fn plans(&self) -> Result<Arc<Vec<Arc<dyn ExecutionPlan>>>, ClaimsError> {
+        if let Some(plans) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(plans);
+        }
+        let mut plans = Vec::with_capacity(self.triggers.len());
+        for trigger in &self.triggers {
+            let fail = |e: datafusion::error::DataFusionError| ClaimsError::Trigger { code: trigger.entry.code.clone(), message: e.to_string() };
+            self.ctx.deregister_table("params")?;
+            let params = MemTable::try_new(trigger.params.schema(), vec![vec![trigger.params.clone()]])?;
+            self.ctx.register_table("params", Arc::new(params))?;
+            let plan = self.ctx.sql(&trigger.sql).await.map_err(fail)?.create_physical_plan().await.map_err(fail)?;
+            plans.push(plan);
+        }
+        let plans = Arc::new(plans);
+        *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(plans.clone());
+        Ok(plans)
     }
 }
 

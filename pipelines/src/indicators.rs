@@ -20,11 +20,10 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
-use datafusion::datasource::MemTable;
-use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::collect;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use fangpin_connectors::event::Month;
+use fangpin_slots::{self as slots, Slots};
 use rust_decimal::Decimal;
 
 use crate::error::PipelineError;
@@ -155,21 +154,21 @@ pub struct Evaluation {
 
 /// Runs the indicators over batches of household-months.
 ///
-/// Every query is planned and optimised once, at the first evaluation, over two tables whose
-/// contents each evaluation replaces: planning the eight queries again took ~0.3 s a batch,
-/// more than running them over a month of 20,000 households.
+/// Every query is planned once, logically and physically, at the first evaluation, over two
+/// tables whose contents each evaluation replaces ([`Slots`]): planning the eight queries again
+/// took ~0.3 s a batch, more than running them over a month of 20,000 households.
 pub struct Engine {
     ctx: SessionContext,
     indicators: Vec<Indicator>,
-    months: Arc<MemTable>,
+    months: Arc<Slots>,
     plans: Mutex<Option<Arc<Plans>>>,
 }
 
-/// The optimised plans of the features view and of each indicator.
+/// The physical plans of the features view and of each indicator.
 struct Plans {
-    features: LogicalPlan,
-    features_table: Arc<MemTable>,
-    indicators: Vec<(String, LogicalPlan)>,
+    features: Arc<dyn ExecutionPlan>,
+    features_table: Arc<Slots>,
+    indicators: Vec<(String, Arc<dyn ExecutionPlan>)>,
 }
 
 /// Partitions of each table: one per core.
@@ -189,7 +188,7 @@ impl Engine {
         let line = Decimal128Array::from(vec![money_to_fen(poverty_line)?]).with_precision_and_scale(18, 2)?;
         let params = RecordBatch::try_new(schema, vec![Arc::new(line)])?;
         ctx.register_batch("params", params)?;
-        let months = Arc::new(MemTable::try_new(table::schema(), vec![Vec::new(); PARTITIONS])?);
+        let months = Arc::new(Slots::new(table::schema(), PARTITIONS));
         ctx.register_table("household_months", months.clone())?;
         Ok(Engine { ctx, indicators, months, plans: Mutex::new(None) })
     }
@@ -206,13 +205,13 @@ impl Engine {
             return Ok(Evaluation::default());
         }
         let plans = self.plans().await?;
-        fill(&self.months, spread(months)).await;
+        self.months.fill(spread(months));
         let features = self.run(&plans.features).await?;
         let feature_rows = crate::features::read_rows(&features)?;
         let mut evaluated: Vec<(String, Month)> =
             feature_rows.iter().filter(|(_, r)| r.reported).map(|(k, _)| k.clone()).collect();
         evaluated.sort_unstable();
-        fill(&plans.features_table, spread(features)).await;
+        plans.features_table.fill(spread(features));
         let mut hits = Vec::new();
         for (code, plan) in &plans.indicators {
             let batches = self
@@ -226,8 +225,8 @@ impl Engine {
         hits.sort_unstable();
         // The tables' rows are read: freed now rather than when the next evaluation replaces
         // them, so that two evaluations' rows are never held at once (the replay's peak memory).
-        fill(&self.months, Vec::new()).await;
-        fill(&plans.features_table, Vec::new()).await;
+        self.months.fill(Vec::new());
+        plans.features_table.fill(Vec::new());
         Ok(Evaluation { hits, evaluated, feature_rows })
     }
 
@@ -237,10 +236,8 @@ impl Engine {
         if let Some(plans) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             return Ok(plans);
         }
-        let state = self.ctx.state();
-        let features = state.optimize(self.ctx.sql(FEATURES_SQL).await?.logical_plan())?;
-        let schema = Arc::new(features.schema().as_arrow().clone());
-        let features_table = Arc::new(MemTable::try_new(schema, vec![Vec::new(); PARTITIONS])?);
+        let features = self.ctx.sql(FEATURES_SQL).await?.create_physical_plan().await?;
+        let features_table = Arc::new(Slots::new(features.schema(), PARTITIONS));
         self.ctx.deregister_table("household_features")?;
         self.ctx.register_table("household_features", features_table.clone())?;
         let mut indicators = Vec::with_capacity(self.indicators.len());
@@ -250,25 +247,16 @@ impl Engine {
                 message: e.to_string(),
             };
             let plan = self.ctx.sql(&indicator.sql).await.map_err(fail)?;
-            indicators.push((indicator.code.clone(), state.optimize(plan.logical_plan()).map_err(fail)?));
+            indicators.push((indicator.code.clone(), plan.create_physical_plan().await.map_err(fail)?));
         }
         let plans = Arc::new(Plans { features, features_table, indicators });
         *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = Some(plans.clone());
         Ok(plans)
     }
 
-    /// Runs an optimised plan over the tables' current contents.
-    async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>, PipelineError> {
-        let state = self.ctx.state();
-        let physical = state.query_planner().create_physical_plan(plan, &state).await?;
-        Ok(collect(physical, self.ctx.task_ctx()).await?)
-    }
-}
-
-/// Replaces a table's contents, one list of batches per partition.
-async fn fill(table: &MemTable, parts: Vec<Vec<RecordBatch>>) {
-    for (slot, batches) in table.batches.iter().zip(parts.into_iter().chain(std::iter::repeat_with(Vec::new))) {
-        *slot.write().await = batches;
+    /// Runs a plan over the tables' current contents.
+    async fn run(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>, PipelineError> {
+        Ok(slots::run(plan, self.ctx.task_ctx()).await?)
     }
 }
 

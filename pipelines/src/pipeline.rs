@@ -44,7 +44,7 @@ use crate::ledger::Applied;
 use crate::metrics::{Metrics, RecordOutcome};
 use crate::registry::GraderSource;
 use crate::snapshot::SnapshotWriter;
-use crate::state::{Outcome, Provenance, State};
+use crate::state::{Outcome, Provenance, State, Touched};
 use crate::table::{self, MonthRow};
 
 /// Fewest records a core decodes at a time: below that, sharing the work costs more than it saves.
@@ -294,9 +294,9 @@ impl Pipeline {
             return Ok(());
         }
         let touched = self.state.take_touched();
-        for (code, from) in &touched {
-            let m = judged.touched.entry(code.clone()).or_insert(*from);
-            *m = (*m).min(*from);
+        for t in touched.iter().filter(|t| t.changed) {
+            let m = judged.touched.entry(t.code.clone()).or_insert(t.from);
+            *m = (*m).min(t.from);
         }
         // A part of the households at a time: what is judged of one household depends on it
         // alone, and the rows, features and grades of every household at once (when a month
@@ -488,13 +488,13 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn evaluate(&mut self, touched: &[(HouseholdCode, Month)]) -> Result<Evaluation, PipelineError> {
+    async fn evaluate(&mut self, touched: &[Touched]) -> Result<Evaluation, PipelineError> {
         let (Some(first), Some(last), Some(feeds_start)) = (self.state.window_start(), self.state.newest(), self.feeds_start.or(self.state.oldest()))
         else {
             return Ok(Evaluation::default());
         };
         let households: Vec<_> =
-            touched.iter().filter_map(|(code, from)| Some((self.state.household(code)?, *from))).collect();
+            touched.iter().filter_map(|t| Some((self.state.household(&t.code)?, t.from))).collect();
         // One table partition per core, each built on its own: a household's rows stay together.
         let per_part = indicators::per_partition(households.len());
         let parts = households
@@ -541,6 +541,6 @@ impl Pipeline {
 struct Judged {
     alerts: Vec<Alert>,
     hits: Vec<Hit>,
-    /// Households judged, with the first month judged, for the insurance side.
+    /// Households whose records changed, with the first month judged, for the insurance side.
     touched: BTreeMap<HouseholdCode, Month>,
 }

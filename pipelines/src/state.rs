@@ -66,6 +66,17 @@ pub struct WaitingReversal {
     pub provenance: Provenance,
 }
 
+/// A household to judge again ([`State::take_touched`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Touched {
+    pub code: HouseholdCode,
+    /// The first month to report on.
+    pub from: Month,
+    /// Its own records or roster entry changed; otherwise only a month closed, which changes
+    /// its judgements (the closed month's income is no longer filled in) but not its claims.
+    pub changed: bool,
+}
+
 /// Per-household state of the embedded pipeline.
 pub struct State {
     households: HashMap<HouseholdCode, Household>,
@@ -320,20 +331,27 @@ impl State {
     }
 
     /// Takes the households to re-evaluate, each with the first month to report on (never
-    /// before [`State::judged_from`]: a late record older than that changes no judgement).
-    pub fn take_touched(&mut self) -> Vec<(HouseholdCode, Month)> {
-        if let Some(from) = self.touch_all_from.take() {
-            for code in self.households.keys() {
-                self.touched.entry(code.clone()).and_modify(|t| *t = (*t).min(from)).or_insert(from);
-            }
-        }
+    /// before [`State::judged_from`]: a late record older than that changes no judgement) and
+    /// whether its own records or roster entry changed, rather than only the month closing.
+    pub fn take_touched(&mut self) -> Vec<Touched> {
         let start = self.judged_from();
+        let clip = |m: Month| start.map_or(m, |s| m.max(s));
         let mut touched: Vec<_> = self
             .touched
             .drain()
-            .map(|(code, m)| (code, start.map_or(m, |s| m.max(s))))
+            .map(|(code, m)| Touched { from: clip(self.touch_all_from.map_or(m, |f| f.min(m))), code, changed: true })
             .collect();
-        touched.sort_unstable();
+        if let Some(from) = self.touch_all_from.take() {
+            let changed: HashSet<&HouseholdCode> = touched.iter().map(|t| &t.code).collect();
+            let others: Vec<_> = self
+                .households
+                .keys()
+                .filter(|code| !changed.contains(code))
+                .map(|code| Touched { code: code.clone(), from: clip(from), changed: false })
+                .collect();
+            touched.extend(others);
+        }
+        touched.sort_unstable_by(|a, b| a.code.cmp(&b.code));
         touched
     }
 
