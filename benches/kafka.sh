@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Through Kafka, in one run on one tansu broker (SQLite storage):
+# Through Kafka, in one run on one tansu broker (SQLite storage, or TANSU_STORAGE, such as
+# memory://tansu/):
 #   1. publish a simulated world (fangpin simulate --to-kafka);
 #   2. drain every contract topic with a plain librdkafka consumer (benches/drain.py);
 #   3. consume the same topics with fangpin to its queues (run --stop-at-end);
@@ -17,7 +18,7 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 brokers=127.0.0.1:$port
 (cd "$work" && exec "$tansu" broker --listener-url tcp://$brokers --advertised-listener-url tcp://$brokers \
-  --storage-engine sqlite://tansu.db >broker.log 2>&1) &
+  --storage-engine "${TANSU_STORAGE:-sqlite://tansu.db}" >broker.log 2>&1) &
 broker=$!
 trap 'kill $broker 2>/dev/null; rm -rf "$work"' EXIT
 until python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do sleep 0.2; done

@@ -707,3 +707,46 @@ fn the_ledger_keeps_contributions_that_give_exact_figures() {
     assert_eq!(again, ledger);
     assert_eq!(again.months(may, june), months);
 }
+
+/// A month close judges the touched households with everyone else, but a late record whose
+/// month the close would carry out of the judged months is judged before it, in the same batch.
+#[tokio::test]
+async fn a_late_month_is_judged_before_a_jump_carries_it_out_of_the_window() {
+    const OTHER: &str = "420922101201-0043";
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let mut poor = roster();
+    poor["household_code"] = json!(OTHER);
+    poor["members"] = json!(1);
+    poor["labor_count"] = json!(1);
+    poor["chronic_patients"] = json!(0);
+    poor["baseline_income"] = json!("6000.00");
+    let other_bill = |id: &str, month: &str| {
+        let mut b = bill(id, month, 100, "settled");
+        b["household_code"] = json!(OTHER);
+        b
+    };
+    // Records from 2023-01 to 2024-06: the window (15 months before the newest) is pruned, so
+    // months are judged from 2024-02 on.
+    let first = vec![
+        record(Topic::Roster, 1, roster()),
+        record(Topic::Roster, 2, poor),
+        record(Topic::Medical, 1, bill("S1", "2023-01", 2000, "settled")),
+        record(Topic::Medical, 2, bill("S2", "2024-06", 2000, "settled")),
+    ];
+    p.process(first, &mut sink).await.unwrap();
+    let below = |p: &fangpin_pipelines::Pipeline| -> Vec<String> {
+        p.last_hits().iter().filter(|h| h.code == "below_line" && h.household_code == OTHER).map(|h| h.month.to_string()).collect()
+    };
+    assert_eq!(below(&p).first().map(String::as_str), Some("2024-02"));
+    // A late record for 2024-03, then one for 2024-08: from then on months are judged from
+    // 2024-04, so March is judged before the jump or never.
+    let second = vec![
+        record(Topic::Medical, 3, other_bill("O1", "2024-03")),
+        record(Topic::Medical, 4, bill("S3", "2024-08", 2000, "settled")),
+    ];
+    p.process(second, &mut sink).await.unwrap();
+    let months = below(&p);
+    assert!(months.contains(&"2024-03".to_owned()), "March was not judged again: {months:?}");
+    assert!(months.contains(&"2024-08".to_owned()), "the new month was not judged: {months:?}");
+}
