@@ -591,20 +591,28 @@ fn amounts_in<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
-/// While a month is the newest its income is still arriving (filled from last year's); when the
-/// next month begins it is closed, and every household is judged again from it, also those
-/// without a record in the new month, so that no month's final judgement is the open one's.
-#[tokio::test]
-async fn a_new_month_judges_every_household_again_from_the_month_it_closes() {
-    const OTHER: &str = "420922101201-0043";
-    let mut p = pipeline();
-    let mut sink = MemorySink::default();
+/// A second household, alone and below the line whatever its records: a `below_line` hit in
+/// every month it is judged.
+const OTHER: &str = "420922101201-0043";
+
+fn poor_roster() -> Value {
     let mut poor = roster();
     poor["household_code"] = json!(OTHER);
     poor["members"] = json!(1);
     poor["labor_count"] = json!(1);
     poor["chronic_patients"] = json!(0);
     poor["baseline_income"] = json!("6000.00");
+    poor
+}
+
+/// While a month is the newest its income is still arriving (filled from last year's); when the
+/// next month begins it is closed, and every household is judged again from it, also those
+/// without a record in the new month, so that no month's final judgement is the open one's.
+#[tokio::test]
+async fn a_new_month_judges_every_household_again_from_the_month_it_closes() {
+    let mut p = pipeline();
+    let mut sink = MemorySink::default();
+    let poor = poor_roster();
     let mut other_bill = bill("O1", "2024-06", 100, "settled");
     other_bill["household_code"] = json!(OTHER);
     let first = vec![
@@ -712,15 +720,9 @@ fn the_ledger_keeps_contributions_that_give_exact_figures() {
 /// month the close would carry out of the judged months is judged before it, in the same batch.
 #[tokio::test]
 async fn a_late_month_is_judged_before_a_jump_carries_it_out_of_the_window() {
-    const OTHER: &str = "420922101201-0043";
     let mut p = pipeline();
     let mut sink = MemorySink::default();
-    let mut poor = roster();
-    poor["household_code"] = json!(OTHER);
-    poor["members"] = json!(1);
-    poor["labor_count"] = json!(1);
-    poor["chronic_patients"] = json!(0);
-    poor["baseline_income"] = json!("6000.00");
+    let poor = poor_roster();
     let other_bill = |id: &str, month: &str| {
         let mut b = bill(id, month, 100, "settled");
         b["household_code"] = json!(OTHER);
