@@ -9,6 +9,7 @@
 //! replays from the last commit: alert ids are deterministic and the ledger ignores records it
 //! already holds, so a replay repeats messages but never invents different alerts.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -255,6 +256,12 @@ fn checkpoint(pipeline: &mut Pipeline, source: &KafkaSource, sink: &mut KafkaSin
 /// instance on every restart: it is returned as a dead letter, the household's state is
 /// dropped, and the household starts again from the records that arrive next (what the damaged
 /// checkpoint held is lost, and the dead letter says where it was).
+///
+/// Each checkpoint replaces the whole of its household's state, so only the last record of
+/// each household is applied: the changelog holds several per household until the broker
+/// compacts it (538,611 records for 110,728 households after the default world), and applying
+/// every one of them was most of a restore. A damaged or foreign-key record that a later
+/// checkpoint of the same household replaces is therefore neither dead-lettered nor fatal.
 fn restore(
     pipeline: &mut Pipeline,
     source: &mut KafkaSource,
@@ -264,21 +271,24 @@ fn restore(
     let started = Instant::now();
     pipeline.clear_state();
     let mut restoring = Restoring { topic: kafka.changelog_topic(), ..Restoring::default() };
-    let read = changelog::read(kafka, owned, |partition, offset, key, payload| {
+    let mut last: HashMap<String, ChangelogRecord> = HashMap::new();
+    let records = changelog::read(kafka, owned, |partition, offset, key, payload| {
         source.note_household_partition(key, partition);
-        restoring.chunk.push(ChangelogRecord { partition, offset, key: key.to_owned(), payload: payload.to_vec() });
-        if restoring.chunk.len() < RESTORE_CHUNK {
-            return Ok(());
+        last.insert(key.to_owned(), ChangelogRecord { partition, offset, key: key.to_owned(), payload: payload.to_vec() });
+        Ok::<(), String>(())
+    })?;
+    let mut last: Vec<ChangelogRecord> = last.into_values().collect();
+    last.sort_unstable_by_key(|r| (r.partition, r.offset));
+    let mut last = last.into_iter();
+    loop {
+        restoring.chunk = last.by_ref().take(RESTORE_CHUNK).collect();
+        if restoring.chunk.is_empty() {
+            break;
         }
-        restoring.apply(pipeline)
-    });
-    // A key mismatch stops the restore with its own message and position.
-    let records = match read {
-        Err(_) if restoring.fatal.is_some() => return Err(restoring.fatal.take().expect("checked")),
-        r => r?,
-    };
-    if restoring.apply(pipeline).is_err() {
-        return Err(restoring.fatal.take().expect("set with the error"));
+        // A key mismatch stops the restore with its own message and position.
+        if restoring.apply(pipeline).is_err() {
+            return Err(restoring.fatal.take().expect("set with the error"));
+        }
     }
     pipeline.refresh_state_metrics();
     Ok((restoring.households.len(), records, restoring.damaged, started.elapsed()))
