@@ -21,6 +21,7 @@ struct Ending {
     state: BTreeMap<String, String>,
     revisions: u64,
     withdrawals: u64,
+    records: u64,
 }
 
 async fn replay(world: &Path, batch: usize) -> Ending {
@@ -48,7 +49,8 @@ async fn replay(world: &Path, batch: usize) -> Ending {
     }
     let messages: Vec<Value> = [output::DOOR_VISIT, output::PHONE].iter().flat_map(|q| sink.of(q).to_vec()).collect();
     let stats = pipeline.stats();
-    Ending { alerts: standing_alerts(&messages), state, revisions: stats.alert_revisions, withdrawals: stats.alert_withdrawals }
+    let records = stats.records_in.values().sum();
+    Ending { alerts: standing_alerts(&messages), state, revisions: stats.alert_revisions, withdrawals: stats.alert_withdrawals, records }
 }
 
 /// The content of an alert a cadre acts on; the time it was sent, its revision number and what
@@ -67,7 +69,7 @@ async fn batch_sizes_give_the_same_alerts_and_state() {
     let tmp = tempfile::tempdir().unwrap();
     let world = tmp.path().join("world");
     let out = Command::new(env!("CARGO_BIN_EXE_fangpin"))
-        .args(["simulate", "--households", "1500", "--months", "20", "--seed", "31", "--scenario", "eval-a"])
+        .args(["simulate", "--households", "5000", "--months", "20", "--seed", "31", "--scenario", "eval-a"])
         .arg("--out")
         .arg(&world)
         .output()
@@ -75,11 +77,12 @@ async fn batch_sizes_give_the_same_alerts_and_state() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let whole = replay(&world, usize::MAX).await;
+    assert!(whole.records > 250_000, "the world must span more than the largest batch: {} records", whole.records);
     assert!(whole.alerts.len() > 100, "too few alerts to compare: {}", whole.alerts.len());
     assert!(whole.state.len() > 1_000, "too few households to compare: {}", whole.state.len());
     let grades: HashSet<&str> = whole.alerts.values().map(|a| a["grade"].as_str().unwrap()).collect();
     assert!(grades.len() >= 2, "the alerts should span grades: {grades:?}");
-    for batch in [1_000, 7_000, 50_000] {
+    for batch in [1_000, 50_000, 250_000] {
         let run = replay(&world, batch).await;
         eprintln!(
             "batches of {batch}: {} alerts standing, {} revisions and {} withdrawals sent (one batch: {}, {}, {})",

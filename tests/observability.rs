@@ -359,9 +359,9 @@ fn prometheus_scrapes_a_replay_and_every_panel_query_returns_data() {
         http_get(prometheus_addr, "/-/ready").is_some_and(|(s, _)| s == 200)
     });
 
-    // Small batches: the replay spans many scrapes.
+    // Small batches, paced: the replay spans many scrapes (unpaced, it ended within one).
     let mut command = Command::new(env!("CARGO_BIN_EXE_fangpin"));
-    command.args(["run", "--batch-size", "500", "--linger", "600", "--metrics-addr", &fangpin_addr.to_string()]);
+    command.args(["run", "--batch-size", "500", "--rate", "10000", "--linger", "600", "--metrics-addr", &fangpin_addr.to_string()]);
     command.arg("--from-dir").arg(&world).arg("--out").arg(&out);
     command.env("FANGPIN_PSEUDONYM_KEY", "00112233445566778899aabbccddeeff");
     processes.0.push(spawn("fangpin", command, &logs));

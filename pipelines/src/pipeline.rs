@@ -2,10 +2,10 @@
 //!
 //! Where a batch ends changes no alert: when a record moves the newest month on, the window is
 //! pruned at once and the month that closed is judged again for every household, the touched
-//! ones from their earliest touched month (the households touched so far are judged before the
-//! record only when one of their months would otherwise leave the judged window). The alert
-//! book then revises or withdraws each household-month's alert under its one id
-//! ([`crate::alerts`]).
+//! ones from their earliest touched month (households touched in a month that the new window
+//! would judge differently, its trends cut short or the month out of reach, are judged before
+//! the record). The alert book then revises or withdraws each household-month's alert under
+//! its one id ([`crate::alerts`]).
 //!
 //! Every record read ends in exactly one place: applied to state, counted as a duplicate, or
 //! dead-lettered with its reason. Records for households not on the roster wait for their
@@ -248,11 +248,11 @@ impl Pipeline {
         let mut clock = Instant::now();
         let mut judged = Judged::default();
         for (record, event) in events {
-            if self.state.must_judge_before(&event) {
-                // Judge what would otherwise leave the judged months: then every month is
-                // judged last with the same records, wherever the batch boundaries fall.
+            if let Some(before) = self.state.judge_first(&event) {
+                // Judge what would be judged otherwise once the record is applied: then every
+                // month is judged last the same way, wherever the batch boundaries fall.
                 self.observe("state", clock);
-                self.judge_pending(&mut judged).await?;
+                self.judge_pending(&mut judged, Some(before)).await?;
                 clock = Instant::now();
             }
             self.apply(sink, record, event)?;
@@ -265,7 +265,7 @@ impl Pipeline {
         self.prune(sink)?;
         self.metrics.observe_state(&self.state, self.state.waiting_reversal_count());
         self.observe("state", clock);
-        self.judge_pending(&mut judged).await?;
+        self.judge_pending(&mut judged, None).await?;
 
         let clock = Instant::now();
         let touched: Vec<_> = judged.touched.into_iter().collect();
@@ -286,14 +286,15 @@ impl Pipeline {
         Ok(judged.alerts)
     }
 
-    /// Evaluates and grades the households touched since the last call, adding to `judged`.
-    async fn judge_pending(&mut self, judged: &mut Judged) -> Result<(), PipelineError> {
+    /// Evaluates and grades the households touched since the last call (with `before`, those
+    /// touched before that month), adding to `judged`.
+    async fn judge_pending(&mut self, judged: &mut Judged, before: Option<Month>) -> Result<(), PipelineError> {
         // Until some record has named a month (a batch of roster entries alone), there is no
         // window to evaluate: touched households wait for the batch that brings one.
         if self.state.newest().is_none() || !self.state.has_touched() {
             return Ok(());
         }
-        let touched = self.state.take_touched();
+        let touched = self.state.take_touched(before);
         for t in touched.iter().filter(|t| t.changed) {
             let m = judged.touched.entry(t.code.clone()).or_insert(t.from);
             *m = (*m).min(t.from);

@@ -261,22 +261,31 @@ impl State {
         self.touch_all_from = Some(self.touch_all_from.map_or(from, |f| f.min(from)));
     }
 
-    /// Whether what waits to be judged must be judged before `event` is applied: the event
-    /// moves the newest month on so far that the earliest month waiting would leave the months
-    /// that can be judged. Otherwise the month close that the event causes judges every
-    /// household from the month that closes on (and the touched ones from their month), which
-    /// is the last word on every month before the new one: judging them first, with the month
-    /// still open, would only send revisions the close replaces. It may say yes when the record
-    /// turns out to change nothing, which costs an evaluation and changes no result.
-    pub fn must_judge_before(&self, event: &Event) -> bool {
-        let (Some(newest), Some(code)) = (self.newest, event.household()) else { return false };
+    /// The month before which what waits to be judged must be judged before `event` is applied,
+    /// if any: the event moves the newest month on, and a judgement of those months made after
+    /// it would differ ([`State::stable_from`]). The rest waits for the month close the event
+    /// causes, which judges every household from the month that closes on (and the touched
+    /// ones from their month) and is the last word on every month before the new one: judging
+    /// them first, with the month still open, would only send revisions the close replaces.
+    pub fn judge_first(&self, event: &Event) -> Option<Month> {
+        let (Some(newest), Some(code)) = (self.newest, event.household()) else { return None };
         let next = match event {
             Event::Roster(_) => self.parked.get(code).and_then(|w| w.iter().map(|(_, e)| e.month()).max()),
             _ => Some(event.month()),
         };
-        let Some(next) = next.filter(|m| *m > newest) else { return false };
+        let next = next.filter(|m| *m > newest)?;
+        let stable = self.stable_from(next);
         let waiting = self.touched.values().copied().chain(self.touch_all_from).min();
-        waiting.is_some_and(|w| w < self.judged_from_at(next))
+        waiting.filter(|w| *w < stable).map(|_| stable)
+    }
+
+    /// The first month judged the same now as once the newest month is `next`. When the window
+    /// is pruned at `next`, a month is judged with the three before it, for trends: those need
+    /// their whole 12-month windows, so earlier months must be judged now (or, when they are
+    /// before [`State::judged_from`] at `next`, never again).
+    fn stable_from(&self, next: Month) -> Month {
+        let start = self.window_start_at(next);
+        if self.oldest.is_some_and(|o| o < start) { start.plus(11 + crate::table::LOOKBACK) } else { start }
     }
 
     /// Whether some household waits to be judged.
@@ -333,9 +342,20 @@ impl State {
     /// Takes the households to re-evaluate, each with the first month to report on (never
     /// before [`State::judged_from`]: a late record older than that changes no judgement) and
     /// whether its own records or roster entry changed, rather than only the month closing.
-    pub fn take_touched(&mut self) -> Vec<Touched> {
+    /// With `before`, only those touched before that month (all of them when every household
+    /// waits from before it).
+    pub fn take_touched(&mut self, before: Option<Month>) -> Vec<Touched> {
         let start = self.judged_from();
         let clip = |m: Month| start.map_or(m, |s| m.max(s));
+        if let Some(before) = before.filter(|b| self.touch_all_from.is_none_or(|f| f >= *b)) {
+            let early: Vec<HouseholdCode> = self.touched.iter().filter(|(_, m)| **m < before).map(|(c, _)| c.clone()).collect();
+            let mut touched: Vec<_> = early
+                .into_iter()
+                .filter_map(|code| Some(Touched { from: clip(self.touched.remove(&code)?), code, changed: true }))
+                .collect();
+            touched.sort_unstable_by(|a, b| a.code.cmp(&b.code));
+            return touched;
+        }
         let mut touched: Vec<_> = self
             .touched
             .drain()
