@@ -93,12 +93,11 @@ impl TriggerEngine {
             return Ok(Some(BTreeSet::new()));
         }
         let days = (series.price_days()?, series.weather_days()?);
-        let mut evaluated = self.evaluated.lock().unwrap_or_else(|e| e.into_inner());
-        if evaluated.as_ref() == Some(&days) {
+        if self.evaluated.lock().unwrap_or_else(|e| e.into_inner()).as_ref() == Some(&days) {
             return Ok(None);
         }
         let fired = self.evaluate_all(days.0.clone(), days.1.clone()).await?;
-        *evaluated = Some(days);
+        *self.evaluated.lock().unwrap_or_else(|e| e.into_inner()) = Some(days);
         Ok(Some(fired))
     }
 
