@@ -284,8 +284,7 @@ impl State {
     /// their whole 12-month windows, so earlier months must be judged now (or, when they are
     /// before [`State::judged_from`] at `next`, never again).
     fn stable_from(&self, next: Month) -> Month {
-        let start = self.window_start_at(next);
-        if self.oldest.is_some_and(|o| o < start) { start.plus(11 + crate::table::LOOKBACK) } else { start }
+        self.first_whole_at(next, crate::table::LOOKBACK)
     }
 
     /// Whether some household waits to be judged.
@@ -330,13 +329,14 @@ impl State {
     /// have been pruned that is the window's first month; after, 11 months later. Judging an
     /// older month on a window cut short would count the pruned months as last year's income.
     pub fn judged_from(&self) -> Option<Month> {
-        Some(self.judged_from_at(self.newest?))
+        Some(self.first_whole_at(self.newest?, 0))
     }
 
-    /// [`State::judged_from`] once the newest month is `newest`.
-    fn judged_from_at(&self, newest: Month) -> Month {
+    /// Once the newest month is `newest`, the first month whose trailing 12-month window, and
+    /// those of the `lookback` months before it, the window holds whole.
+    fn first_whole_at(&self, newest: Month, lookback: i32) -> Month {
         let start = self.window_start_at(newest);
-        if self.oldest.is_some_and(|o| o < start) { start.plus(11) } else { start }
+        if self.oldest.is_some_and(|o| o < start) { start.plus(11 + lookback) } else { start }
     }
 
     /// Takes the households to re-evaluate, each with the first month to report on (never
@@ -348,10 +348,10 @@ impl State {
         let start = self.judged_from();
         let clip = |m: Month| start.map_or(m, |s| m.max(s));
         if let Some(before) = before.filter(|b| self.touch_all_from.is_none_or(|f| f >= *b)) {
-            let early: Vec<HouseholdCode> = self.touched.iter().filter(|(_, m)| **m < before).map(|(c, _)| c.clone()).collect();
-            let mut touched: Vec<_> = early
-                .into_iter()
-                .filter_map(|code| Some(Touched { from: clip(self.touched.remove(&code)?), code, changed: true }))
+            let mut touched: Vec<_> = self
+                .touched
+                .extract_if(|_, m| *m < before)
+                .map(|(code, m)| Touched { from: clip(m), code, changed: true })
                 .collect();
             touched.sort_unstable_by(|a, b| a.code.cmp(&b.code));
             return touched;
